@@ -1,0 +1,10 @@
+# The modules of libsqz, in dependency order. Adding a module: a folder src/<name>/ and a line here.
+sqz_module(core    LIBS Threads::Threads PkgConfig::JANSSON PkgConfig::LIBCRYPTO m)
+sqz_module(kernels DEPS sqz_core)
+sqz_module(format  DEPS sqz_core sqz_kernels)
+sqz_module(tok     DEPS sqz_format LIBS PkgConfig::PCRE2 PkgConfig::UTF8PROC)
+include(${CMAKE_SOURCE_DIR}/cmake/grammars.cmake)
+sqz_module(metrics DEPS sqz_core sqz_grammars LIBS PkgConfig::PCRE2 PkgConfig::UTF8PROC)
+sqz_module(sandbox DEPS sqz_core)
+sqz_module(engine  DEPS sqz_tok sqz_kernels LIBS PkgConfig::OPENBLAS)
+set(SQZ_ALL_MODULES sqz_engine sqz_tok sqz_format sqz_metrics sqz_sandbox sqz_kernels sqz_core)
