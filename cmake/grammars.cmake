@@ -1,3 +1,101 @@
-# tree-sitter grammars for CodeBLEU (compiled from the PyPI sdists fetched by scripts/setup.d/).
-# Placeholder target until the grammar build is written.
-add_library(sqz_grammars INTERFACE)
+# tree-sitter grammars for CodeBLEU, compiled from the PyPI sdists that scripts/setup.d/grammars.sh
+# fetches into ${SQZ_DEPS_DIR}/grammars/<lang>/ (parser.c + scanner.c; shared headers in include/).
+# sqz_grammars is a static library exporting tree_sitter_<lang>() for each language, linked with
+# Debian's libtree-sitter (runtime 0.20.7, ABI 13-14).
+#
+# Third-party generated code: compiled at -O1 without the project's warning flags. The c_sharp and
+# cpp parser.c files are 35 MB and 17 MB of tables; -O1 keeps their compile time and memory sane and
+# costs little at run time (parsing is table-driven).
+set(SQZ_GRAMMAR_DIR ${SQZ_DEPS_DIR}/grammars)
+set(SQZ_GRAMMAR_LANGS python java c_sharp c cpp javascript)
+
+if(NOT TREESITTER_FOUND AND NOT SQZ_TREESITTER_BUNDLED AND DEFINED SQZ_TREESITTER_BUNDLED)
+  message(FATAL_ERROR "libtree-sitter not found (pkg-config tree-sitter): run scripts/setup.sh "
+                      "(it installs the Debian package libtree-sitter-dev)")
+endif()
+
+set(sqz_grammar_srcs "")
+foreach(lang ${SQZ_GRAMMAR_LANGS})
+  set(dir ${SQZ_GRAMMAR_DIR}/${lang})
+  if(NOT EXISTS ${dir}/parser.c OR NOT EXISTS ${SQZ_GRAMMAR_DIR}/include/tree_sitter/parser.h)
+    message(FATAL_ERROR "tree-sitter grammar sources for '${lang}' are missing (${dir}/parser.c): "
+                        "run scripts/setup.sh (or scripts/setup.d/grammars.sh) first")
+  endif()
+  list(APPEND sqz_grammar_srcs ${dir}/parser.c)
+  if(EXISTS ${dir}/scanner.c)
+    list(APPEND sqz_grammar_srcs ${dir}/scanner.c)
+  elseif(EXISTS ${dir}/scanner.cc)
+    list(APPEND sqz_grammar_srcs ${dir}/scanner.cc)
+  endif()
+endforeach()
+
+add_library(sqz_grammars STATIC ${sqz_grammar_srcs})
+target_include_directories(sqz_grammars PRIVATE ${SQZ_GRAMMAR_DIR}/include)
+# Override the global -O2 for these generated files; -w: third-party code, not ours to fix.
+target_compile_options(sqz_grammars PRIVATE -O1 -w -g0)
+set_target_properties(sqz_grammars PROPERTIES C_STANDARD 11 POSITION_INDEPENDENT_CODE ON)
+# The tree-sitter runtime: by default the core 0.22.3 bundled in the py-tree-sitter sdist (the one
+# the reference `codebleu` parses with): Debian's libtree-sitter 0.20.7 recovers from syntax errors
+# differently, which changes the trees (and syntax/data-flow scores) of broken code.
+option(SQZ_TREESITTER_BUNDLED "Use the tree-sitter 0.22.3 runtime from the setup download" ON)
+set(SQZ_TS_CORE ${SQZ_GRAMMAR_DIR}/core)
+if(SQZ_TREESITTER_BUNDLED)
+  if(NOT EXISTS ${SQZ_TS_CORE}/src/lib.c)
+    message(FATAL_ERROR "tree-sitter runtime sources are missing (${SQZ_TS_CORE}/src/lib.c): run "
+                        "scripts/setup.sh (or scripts/setup.d/grammars.sh), or -DSQZ_TREESITTER_BUNDLED=OFF")
+  endif()
+  add_library(sqz_treesitter STATIC ${SQZ_TS_CORE}/src/lib.c)
+  target_include_directories(sqz_treesitter PRIVATE ${SQZ_TS_CORE}/src PUBLIC ${SQZ_TS_CORE}/include)
+  target_compile_options(sqz_treesitter PRIVATE -O2 -w)
+  set_target_properties(sqz_treesitter PROPERTIES C_STANDARD 11 POSITION_INDEPENDENT_CODE ON)
+  target_link_libraries(sqz_grammars PUBLIC sqz_treesitter)
+else()
+  target_link_libraries(sqz_grammars PUBLIC PkgConfig::TREESITTER)
+endif()
+
+# ---- keyword lists for the weighted n-gram match, embedded as C string tables ----------------------
+# PyPI flavor: the codebleu 0.7.0 sdist's keywords/ (fetched by scripts/setup.d/grammars.sh).
+# CodeXGLUE flavor: the evaluator's keywords/ read in place from the shared data folder (python, java,
+# c_sharp only). Each line is stripped, as the references do (`x.strip()`, the CodeXGLUE files are CRLF).
+set(SQZ_SHARED_DIR ${CMAKE_SOURCE_DIR}/../shared CACHE PATH "shared data/refs folder")
+set(SQZ_KW_PYPI_DIR ${SQZ_DEPS_DIR}/codebleu/keywords)
+set(SQZ_KW_CXG_DIR ${SQZ_SHARED_DIR}/data/datasets/codexglue-code2code-trans/evaluator/CodeBLEU/keywords)
+if(NOT EXISTS ${SQZ_KW_PYPI_DIR}/java.txt)
+  message(FATAL_ERROR "codebleu keyword lists are missing (${SQZ_KW_PYPI_DIR}): run scripts/setup.sh "
+                      "(or scripts/setup.d/grammars.sh) first")
+endif()
+
+function(sqz_kw_table out_var flavor dir)
+  set(code "")
+  foreach(lang ${SQZ_GRAMMAR_LANGS})
+    set(file ${dir}/${lang}.txt)
+    if(EXISTS ${file})
+      set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${file})
+      file(STRINGS ${file} lines)
+      set(items "")
+      foreach(line ${lines})
+        string(STRIP "${line}" line)
+        string(REPLACE "\\" "\\\\" line "${line}")
+        string(REPLACE "\"" "\\\"" line "${line}")
+        string(APPEND items "\"${line}\", ")
+      endforeach()
+      string(APPEND code "static const char *const kw_${flavor}_${lang}[] = {${items}NULL};\n")
+    else()
+      string(APPEND code "static const char *const kw_${flavor}_${lang}[] = {NULL};\n")
+    endif()
+  endforeach()
+  set(${out_var} "${code}" PARENT_SCOPE)
+endfunction()
+
+sqz_kw_table(kw_pypi pypi ${SQZ_KW_PYPI_DIR})
+sqz_kw_table(kw_cxg cxg ${SQZ_KW_CXG_DIR})
+set(kw_src "// Generated by cmake/grammars.cmake from the codebleu keyword lists; do not edit.\n")
+string(APPEND kw_src "#include <stddef.h>\n${kw_pypi}${kw_cxg}")
+string(APPEND kw_src "const char *const *sqz_codebleu_keywords(int flavor, const char *lang);\n")
+string(APPEND kw_src "const char *const *sqz_codebleu_keywords(int flavor, const char *lang) {\n")
+foreach(lang ${SQZ_GRAMMAR_LANGS})
+  string(APPEND kw_src "    if (!__builtin_strcmp(lang, \"${lang}\")) return flavor ? kw_cxg_${lang} : kw_pypi_${lang};\n")
+endforeach()
+string(APPEND kw_src "    return NULL;\n}\n")
+file(CONFIGURE OUTPUT ${CMAKE_BINARY_DIR}/generated/codebleu_keywords.c CONTENT "${kw_src}" @ONLY)
+target_sources(sqz_grammars PRIVATE ${CMAKE_BINARY_DIR}/generated/codebleu_keywords.c)

@@ -17,7 +17,9 @@
 #include "sqz/format.h"
 #include "sqz/tokenizer.h"
 #include "sqz/metrics.h"
+#include "sqz/codebleu.h"
 #include "sqz/sandbox.h"
 #include "sqz/engine.h"
+#include "sqz/quant.h"
 
 #endif
