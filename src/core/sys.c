@@ -1,4 +1,5 @@
 // Clock, core count, CPU features, hashing.
+#include <cpuid.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,6 +40,14 @@ int sqz_n_physical_cores(void) {
     return n_seen;
 }
 
+// CPUID leaf 7 sub-leaf 1, EAX bit 5 (not every compiler's __builtin_cpu_supports knows it).
+static int has_avx512bf16(void) {
+    unsigned a, b, c, d;
+    if (!__builtin_cpu_supports("avx512f") || !__get_cpuid_count(7, 1, &a, &b, &c, &d))
+        return 0;
+    return (a >> 5) & 1;
+}
+
 const char *sqz_cpu_features(void) {
     static char buf[256];
     static int done;
@@ -53,7 +62,7 @@ const char *sqz_cpu_features(void) {
         {"avx512bw", __builtin_cpu_supports("avx512bw")},
         {"avx512vl", __builtin_cpu_supports("avx512vl")},
         {"avx512vnni", __builtin_cpu_supports("avx512vnni")},
-        {"avx512bf16", __builtin_cpu_supports("avx512bf16")},
+        {"avx512bf16", has_avx512bf16()},
     };
     buf[0] = 0;
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
