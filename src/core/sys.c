@@ -1,5 +1,6 @@
 // Clock, core count, CPU features, hashing.
 #include <cpuid.h>
+#include <pthread.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,29 +41,35 @@ int sqz_n_physical_cores(void) {
     return n_seen;
 }
 
-// CPUID leaf 7 sub-leaf 1, EAX bit 5 (not every compiler's __builtin_cpu_supports knows it).
-static int has_avx512bf16(void) {
-    unsigned a, b, c, d;
-    if (!__builtin_cpu_supports("avx512f") || !__get_cpuid_count(7, 1, &a, &b, &c, &d))
-        return 0;
-    return (a >> 5) & 1;
+// Features from CPUID, with the OS's XSAVE state (XGETBV) confirming that AVX / AVX-512 registers
+// are enabled. Read directly because compilers disagree on which names __builtin_cpu_supports knows.
+static uint64_t xgetbv0(void) {
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
 }
 
-const char *sqz_cpu_features(void) {
-    static char buf[256];
-    static int done;
-    if (done)
-        return buf;
-    __builtin_cpu_init();
+static char cpu_features[256];
+
+static void detect_cpu_features(void) {
+    char *buf = cpu_features;
+    unsigned a = 0, b = 0, c = 0, d = 0, b7 = 0, c7 = 0, a71 = 0;
+    __get_cpuid(1, &a, &b, &c, &d);
+    int osxsave = (c >> 27) & 1;
+    uint64_t xcr0 = osxsave ? xgetbv0() : 0;
+    int avx_os = (xcr0 & 0x6) == 0x6, avx512_os = (xcr0 & 0xe6) == 0xe6;
+    int fma = (c >> 12) & 1, f16c = (c >> 29) & 1, avx = (c >> 28) & 1;
+    if (__get_cpuid_count(7, 0, &a, &b7, &c7, &d))
+        __get_cpuid_count(7, 1, &a71, &b, &c, &d);
     struct { const char *name; int on; } f[] = {
-        {"avx2", __builtin_cpu_supports("avx2")},
-        {"fma", __builtin_cpu_supports("fma")},
-        {"f16c", __builtin_cpu_supports("f16c")},
-        {"avx512f", __builtin_cpu_supports("avx512f")},
-        {"avx512bw", __builtin_cpu_supports("avx512bw")},
-        {"avx512vl", __builtin_cpu_supports("avx512vl")},
-        {"avx512vnni", __builtin_cpu_supports("avx512vnni")},
-        {"avx512bf16", has_avx512bf16()},
+        {"avx2", avx && avx_os && ((b7 >> 5) & 1)},
+        {"fma", fma && avx_os},
+        {"f16c", f16c && avx_os},
+        {"avx512f", avx512_os && ((b7 >> 16) & 1)},
+        {"avx512bw", avx512_os && ((b7 >> 30) & 1)},
+        {"avx512vl", avx512_os && ((b7 >> 31) & 1)},
+        {"avx512vnni", avx512_os && ((c7 >> 11) & 1)},
+        {"avx512bf16", avx512_os && ((a71 >> 5) & 1)},
     };
     buf[0] = 0;
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
@@ -72,8 +79,12 @@ const char *sqz_cpu_features(void) {
             strcat(buf, " ");
         strcat(buf, f[i].name);
     }
-    done = 1;
-    return buf;
+}
+
+const char *sqz_cpu_features(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, detect_cpu_features);
+    return cpu_features;
 }
 
 void sqz_sha256_hex(const void *data, size_t len, char out[65]) {
