@@ -1,6 +1,147 @@
-// Placeholder: this module's public API is being written.
+// The inference engine: a runnable model (Llama and GPT-2 families) over a memory-mapped model
+// file, per-sequence contexts with a KV cache, batched evaluation, sampling and generation.
+//
+// Ownership: a sqz_model owns its sqz_model_file (weights stay in the mapping; only transformed
+// tensors, e.g. GPT-2 Conv1D weights transposed to [out, in], are copied). A sqz_ctx borrows its
+// model (free contexts before the model) and owns its KV cache, scratch and thread pool.
+// Activations and the KV cache are F32.
 #ifndef SQZ_ENGINE_H
 #define SQZ_ENGINE_H
+
+#include <stdbool.h>
+
 #include "sqz/common.h"
+#include "sqz/format.h"
+#include "sqz/tokenizer.h"
 #include "sqz/types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sqz_model sqz_model;
+typedef struct sqz_ctx sqz_ctx;
+
+typedef struct sqz_load_opts {
+    // Use the exact path for every weight type: activations stay F32 and block-quantized weights
+    // are dequantized row by row (scalar reference); slow, for checking. The default (false)
+    // quantizes activations to 8-bit blocks for Q8_0/Q4_0/Q4_1 weights, as llama.cpp does.
+    bool exact;
+} sqz_load_opts;
+
+// Open a model (HF directory, .gguf, or a file inside an HF directory) and prepare it to run.
+// opts may be NULL (defaults). Errors: anything sqz_model_file_open reports, unsupported
+// architecture or weight type, missing tensors, shape mismatches — each naming the file/tensor.
+sqz_status sqz_model_load(sqz_model **out, const char *path, const sqz_load_opts *opts);
+void sqz_model_free(sqz_model *m);
+
+const sqz_model_config *sqz_model_get_config(const sqz_model *m);
+const sqz_model_file *sqz_model_get_file(const sqz_model *m);
+// Bytes of weights read to generate one token (all linear layers + lm_head + one embedding row).
+size_t sqz_model_weight_bytes(const sqz_model *m);
+// Bytes the engine allocated for transformed weights (0 when everything is used from the mapping).
+size_t sqz_model_owned_bytes(const sqz_model *m);
+// The model's tokenizer (GGUF tokenizer.ggml.* keys, or the HF directory's tokenizer.json), or NULL
+// when it has none or it failed to load; sqz_model_tokenizer_error then says why. Owned by the model.
+const sqz_tokenizer *sqz_model_tokenizer(const sqz_model *m);
+const char *sqz_model_tokenizer_error(const sqz_model *m);
+// Short description of the kernels in use ("avx2", "avx512-vnni", "ref"; "+exact" when exact).
+const char *sqz_model_kernel_name(const sqz_model *m);
+
+// ---- contexts ------------------------------------------------------------------------------------
+// A context holds one sequence: a KV cache of n_ctx positions (0 → the model's training context),
+// scratch buffers sized for batches of up to n_batch tokens (0 → 512) and a pool of n_threads
+// threads (0 → physical cores).
+sqz_status sqz_ctx_new(sqz_ctx **out, sqz_model *m, int64_t n_ctx, int64_t n_batch, int n_threads);
+void sqz_ctx_free(sqz_ctx *c);
+// Forget the sequence (position back to 0); keeps the allocations.
+void sqz_ctx_reset(sqz_ctx *c);
+// Number of positions filled so far; the capacity; the thread count.
+int64_t sqz_ctx_pos(const sqz_ctx *c);
+int64_t sqz_ctx_n_ctx(const sqz_ctx *c);
+int sqz_ctx_n_threads(const sqz_ctx *c);
+
+// Logits wanted from sqz_ctx_eval.
+typedef enum sqz_eval_logits {
+    SQZ_LOGITS_NONE = 0, // only fill the KV cache
+    SQZ_LOGITS_LAST = 1, // logits of the last token: [n_vocab]
+    SQZ_LOGITS_ALL = 2,  // logits of every token: [n][n_vocab], row-major
+} sqz_eval_logits;
+
+// Feed n tokens at positions pos..pos+n-1 (any n ≥ 1; batches larger than n_batch are split) and
+// write the requested logits. Errors: SQZ_ERR_RANGE for an id outside [0, n_vocab) or when the
+// tokens would not fit in the context (nothing is evaluated then).
+sqz_status sqz_ctx_eval(sqz_ctx *c, const int32_t *ids, int64_t n, sqz_eval_logits want, float *logits);
+
+// Parse a list of token ids separated by spaces and/or commas ("1 2,3"). *ids is malloc'd (caller
+// frees). SQZ_ERR_ARG naming the offending item for anything that is not a non-negative integer.
+sqz_status sqz_parse_ids(const char *s, int32_t **ids, int64_t *n);
+
+// ---- sampling ------------------------------------------------------------------------------------
+typedef struct sqz_sampler_params {
+    float temp;           // <= 0: greedy (argmax, ties → lowest id)
+    int top_k;            // <= 0: off
+    float top_p;          // 1: off; in (0, 1]
+    float min_p;          // 0: off; in [0, 1]
+    float repeat_penalty; // 1: off; > 0 (llama.cpp rule: divide positive logits, multiply negative)
+    int repeat_last_n;    // how many recent tokens the penalty looks at
+    uint64_t seed;
+} sqz_sampler_params;
+
+typedef struct sqz_sampler sqz_sampler;
+
+// Defaults: temp 0.8, top_k 40, top_p 0.95, min_p 0.05, repeat_penalty 1, repeat_last_n 64, seed 0.
+sqz_sampler_params sqz_sampler_default_params(void);
+// Validates every value (SQZ_ERR_ARG naming the parameter).
+sqz_status sqz_sampler_new(sqz_sampler **out, const sqz_sampler_params *p, int64_t n_vocab);
+void sqz_sampler_free(sqz_sampler *s);
+// Pick a token from one row of logits (the row is not modified); uses the recent-token history.
+int32_t sqz_sampler_sample(sqz_sampler *s, const float *logits);
+// Record a token in the history (prompt tokens and generated ones) for the repetition penalty.
+void sqz_sampler_accept(sqz_sampler *s, int32_t id);
+
+// ---- generation ----------------------------------------------------------------------------------
+// Called for each generated token; return non-zero to stop.
+typedef int (*sqz_token_cb)(void *user, int32_t id);
+// Called with the ids generated so far; return non-zero to stop (e.g. a stop string was seen).
+typedef int (*sqz_stop_cb)(void *user, const int32_t *ids, int64_t n);
+
+typedef struct sqz_generate_opts {
+    int64_t n_predict; // maximum new tokens (< 0: until EOS or the context is full)
+    bool ignore_eos;   // keep going after the model's EOS token
+    sqz_token_cb on_token;
+    sqz_stop_cb should_stop;
+    void *user;
+} sqz_generate_opts;
+
+// Reset the context, evaluate the prompt, then sample up to n_predict tokens. Generated ids go
+// to out (capacity max_out; *n_out set). An end-of-generation token (the tokenizer's EOS/EOT
+// tokens, else the config's eos_id) ends generation unless ignore_eos, and is not included. Errors: empty prompt, prompt too long for the context, ids out of range.
+sqz_status sqz_generate(sqz_ctx *c, sqz_sampler *s, const int32_t *prompt, int64_t n_prompt,
+                        const sqz_generate_opts *o, int32_t *out, int64_t max_out, int64_t *n_out);
+
+// ---- perplexity (llama-perplexity's default mode) --------------------------------------------------
+typedef struct sqz_ppl_result {
+    int64_t n_chunks, n_scored;
+    double ppl, ppl_err;           // exp(mean nll) and llama.cpp's ± estimate
+} sqz_ppl_result;
+// Called after each chunk with the chunk index and the cumulative perplexity so far.
+typedef void (*sqz_ppl_cb)(void *user, int64_t chunk, int64_t n_chunks, double ppl_so_far);
+
+// Non-overlapping chunks of n_chunk_ctx tokens; each chunk evaluated from position 0 with its first
+// token replaced by bos_id (if bos_id >= 0); the second half (j in [n/2, n-2]) scored against the
+// next token. Needs a context with n_ctx >= n_chunk_ctx and at least one full chunk of tokens
+// (SQZ_ERR_ARG otherwise). Leftover tokens after the last full chunk are ignored.
+sqz_status sqz_perplexity(sqz_ctx *c, const int32_t *tokens, int64_t n_tokens, int64_t n_chunk_ctx,
+                          int32_t bos_id, sqz_ppl_cb cb, void *user, sqz_ppl_result *out);
+
+// ---- bandwidth probe -------------------------------------------------------------------------------
+// Measure the machine's memory read bandwidth in GB/s (1e9 bytes/s): n_threads threads (0 → physical
+// cores) stream-read disjoint parts of a freshly allocated buffer of `bytes` (0 → 1 GiB); best of
+// `reps` passes after one warm-up pass. SQZ_ERR_NOMEM if the buffer cannot be allocated.
+sqz_status sqz_measure_read_bandwidth(int n_threads, size_t bytes, int reps, double *gbps);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

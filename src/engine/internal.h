@@ -1,0 +1,75 @@
+// Engine internals: the runnable model (weights as linear layers over the file mapping), the
+// context (KV cache, scratch, pool) and the per-architecture forward passes.
+#ifndef SQZ_ENGINE_INTERNAL_H
+#define SQZ_ENGINE_INTERNAL_H
+
+#include "core/error.h"
+#include "core/pool.h"
+#include "kernels/kernels.h"
+#include "sqz/engine.h"
+
+// y = x·Wᵀ (+ b): W is n_out rows of n_in weights of any supported type, read in place.
+typedef struct sqz_linear {
+    const char *name;   // tensor name, for messages
+    sqz_type type;
+    int64_t n_out, n_in;
+    const uint8_t *w;   // [n_out][row_bytes]
+    size_t row_bytes;
+    const float *b;     // [n_out] or NULL
+    const sqz_kernel *k;
+    bool exact;         // dequantize each row to f32 and use the reference f32 dot
+} sqz_linear;
+
+typedef struct sqz_layer {
+    const float *attn_norm, *attn_norm_b; // [n_embd]; _b only for LayerNorm (GPT-2)
+    sqz_linear wq, wk, wv, wo;            // Llama: q (n_head*hd), k/v (n_head_kv*hd), o
+    sqz_linear wqkv;                      // GPT-2: fused q|k|v, 3*n_embd outputs
+    const float *ffn_norm, *ffn_norm_b;
+    sqz_linear w_gate, w_up, w_down;      // Llama SwiGLU; GPT-2 uses w_up (c_fc) and w_down (c_proj)
+} sqz_layer;
+
+struct sqz_model {
+    sqz_model_file *file;
+    sqz_model_config cfg;
+    sqz_load_opts opts;
+    const sqz_tensor *tok_embd; // [n_vocab][n_embd], any float or block type (rows dequantized on lookup)
+    const float *pos_embd;      // GPT-2: [n_ctx_train][n_embd]
+    sqz_layer *layers;          // [n_layer]
+    const float *out_norm, *out_norm_b;
+    sqz_linear lm_head;         // [n_vocab][n_embd] (the token embedding when tied)
+    float *inv_freq;            // RoPE: [head_dim/2] inverse frequencies, scaling applied
+    int64_t max_n_in;           // largest n_in over all linears (scratch sizing)
+    void **owned;               // transformed tensors (freed with the model)
+    int n_owned;
+    size_t owned_bytes;
+    char kernel_name[32];
+    sqz_tokenizer *tok;    // NULL if none
+    char tok_error[256];
+};
+
+struct sqz_ctx {
+    sqz_model *m;
+    sqz_pool *pool;
+    int n_threads;
+    int64_t n_ctx, n_batch, pos;
+    float *k_cache, *v_cache; // [n_layer][n_ctx][n_head_kv*head_dim]
+    // Scratch for one batch of up to n_batch tokens (rows of each buffer are tokens).
+    float *x, *xb, *q, *k, *v, *att_out, *hb, *hb2; // x/xb (n_embd), q/att_out (n_head*hd), k/v (kv dim), hb/hb2 (max(n_ff, 3*n_embd))
+    void *xa;            // activations converted for the kernels: n_batch rows of the widest layer
+    float *att;          // [n_threads][n_ctx] attention scores
+    float *wrow;         // [n_threads][max_n_in] exact mode: one dequantized weight row
+};
+
+// Linear layer over n rows of activations: x [n][n_in] → y [n][n_out] (contiguous rows).
+void sqz_linear_forward(sqz_ctx *c, const sqz_linear *l, const float *x, float *y, int64_t n);
+
+// One batch (n ≤ n_batch tokens at positions c->pos ..): fills the KV cache and leaves the final
+// normalized hidden states in c->xb [n][n_embd]. Logits are the caller's business.
+void sqz_forward_llama(sqz_ctx *c, const int32_t *ids, int64_t n);
+void sqz_forward_gpt2(sqz_ctx *c, const int32_t *ids, int64_t n);
+
+// Causal attention for tokens t in [0, n) at positions pos0+t, reading layer l's cache:
+// q [n][n_head*hd] → out [n][n_head*hd]. Uses the pool (one (token, head) pair per task).
+void sqz_attention(sqz_ctx *c, int64_t l, int64_t pos0, int64_t n);
+
+#endif

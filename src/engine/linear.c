@@ -1,0 +1,98 @@
+// The linear layer: activations are converted once to the kernel's activation type, then threads
+// split the output rows (ith, nth) and stream their weight rows once for all tokens of the batch.
+// F32 weights with a batch use OpenBLAS sgemm (called from one thread; OpenBLAS has its own).
+#include <cblas.h>
+#include <string.h>
+
+#include "engine/internal.h"
+
+typedef struct {
+    sqz_ctx *c;
+    const sqz_linear *l;
+    const float *x;
+    float *y;
+    int64_t n;
+    sqz_act_fn convert;
+    size_t act_row;
+} linear_job;
+
+// Rows of weights per tile: each tile is dotted with every token before moving on, so the tile
+// stays in L1/L2 while the activations stream from L2.
+#define ROW_TILE 16
+
+static void dot_rows(const linear_job *j, int ith, int64_t r0, int64_t r1) {
+    const sqz_linear *l = j->l;
+    const uint8_t *xa = j->convert ? (const uint8_t *)j->c->xa : (const uint8_t *)j->x;
+    for (int64_t t0 = r0; t0 < r1; t0 += ROW_TILE) {
+        int64_t t1 = t0 + ROW_TILE < r1 ? t0 + ROW_TILE : r1;
+        for (int64_t t = 0; t < j->n; t++) {
+            float *yt = j->y + t * l->n_out;
+            for (int64_t o = t0; o < t1; o++)
+                l->k->dot(l->n_in, l->w + o * l->row_bytes, xa + t * j->act_row, &yt[o]);
+        }
+    }
+    (void)ith;
+}
+
+// Exact mode: dequantize each weight row (reference codec), then the reference f32 dot.
+static void dot_rows_exact(const linear_job *j, int ith, int64_t r0, int64_t r1) {
+    const sqz_linear *l = j->l;
+    float *wrow = j->c->wrow + ith * j->c->m->max_n_in;
+    const sqz_type_traits *tr = sqz_type_traits_of(l->type);
+    for (int64_t o = r0; o < r1; o++) {
+        tr->to_float(l->w + o * l->row_bytes, wrow, l->n_in);
+        for (int64_t t = 0; t < j->n; t++)
+            sqz_dot_f32_ref(l->n_in, wrow, j->x + t * l->n_in, &j->y[t * l->n_out + o]);
+    }
+}
+
+static void linear_task(void *arg, int ith, int nth) {
+    const linear_job *j = arg;
+    const sqz_linear *l = j->l;
+    int64_t r0, r1;
+    sqz_split_range(l->n_out, ith, nth, &r0, &r1);
+    if (l->exact)
+        dot_rows_exact(j, ith, r0, r1);
+    else
+        dot_rows(j, ith, r0, r1);
+    if (l->b)
+        for (int64_t t = 0; t < j->n; t++)
+            for (int64_t o = r0; o < r1; o++)
+                j->y[t * l->n_out + o] += l->b[o];
+}
+
+static void convert_task(void *arg, int ith, int nth) {
+    const linear_job *j = arg;
+    int64_t t0, t1;
+    sqz_split_range(j->n, ith, nth, &t0, &t1);
+    for (int64_t t = t0; t < t1; t++)
+        j->convert(j->x + t * j->l->n_in, (uint8_t *)j->c->xa + t * j->act_row, j->l->n_in);
+}
+
+static void add_bias(const sqz_linear *l, float *y, int64_t n) {
+    if (l->b)
+        for (int64_t t = 0; t < n; t++)
+            for (int64_t o = 0; o < l->n_out; o++)
+                y[t * l->n_out + o] += l->b[o];
+}
+
+void sqz_linear_forward(sqz_ctx *c, const sqz_linear *l, const float *x, float *y, int64_t n) {
+    if (l->type == SQZ_TYPE_F32 && n > 1) { // GEMM: y[n][n_out] = x[n][n_in] · W[n_out][n_in]ᵀ
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)l->n_out, (int)l->n_in, 1.0f, x,
+                    (int)l->n_in, (const float *)l->w, (int)l->n_in, 0.0f, y, (int)l->n_out);
+        add_bias(l, y, n);
+        return;
+    }
+    linear_job j = {c, l, x, y, n, NULL, 0};
+    if (!l->exact) {
+        j.act_row = sqz_act_row_size(l->k->act, l->n_in);
+        j.convert = sqz_act_converter(l->k->act);
+        if (l->k->act == SQZ_ACT_F32) // the kernels read x as it is
+            j.convert = NULL;
+        else if (n == 1)
+            j.convert(x, c->xa, l->n_in);
+        else
+            sqz_pool_run(c->pool, convert_task, &j);
+    }
+    sqz_pool_run(c->pool, linear_task, &j);
+}

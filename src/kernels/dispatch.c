@@ -1,0 +1,85 @@
+// Kernel dispatch: one table per ISA tier; the best tier this CPU supports is picked once (on
+// first use) from CPUID, via sqz_cpu_features().
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "sqz/common.h"
+
+#define K(act, fn) {act, fn}
+static const sqz_kernel ref_table[SQZ_TYPE_COUNT] = {
+    [SQZ_TYPE_F32] = K(SQZ_ACT_F32, sqz_dot_f32_ref),   [SQZ_TYPE_F16] = K(SQZ_ACT_F32, sqz_dot_f16_ref),
+    [SQZ_TYPE_BF16] = K(SQZ_ACT_F32, sqz_dot_bf16_ref), [SQZ_TYPE_Q8_0] = K(SQZ_ACT_Q8A, sqz_dot_q8_0_ref),
+    [SQZ_TYPE_Q4_0] = K(SQZ_ACT_Q8A, sqz_dot_q4_0_ref), [SQZ_TYPE_Q4_1] = K(SQZ_ACT_Q8A, sqz_dot_q4_1_ref),
+};
+static const sqz_kernel avx2_table[SQZ_TYPE_COUNT] = {
+    [SQZ_TYPE_F32] = K(SQZ_ACT_F32, sqz_dot_f32_avx2),   [SQZ_TYPE_F16] = K(SQZ_ACT_F32, sqz_dot_f16_avx2),
+    [SQZ_TYPE_BF16] = K(SQZ_ACT_F32, sqz_dot_bf16_avx2), [SQZ_TYPE_Q8_0] = K(SQZ_ACT_Q8A, sqz_dot_q8_0_avx2),
+    [SQZ_TYPE_Q4_0] = K(SQZ_ACT_Q8A, sqz_dot_q4_0_avx2), [SQZ_TYPE_Q4_1] = K(SQZ_ACT_Q8A, sqz_dot_q4_1_avx2),
+};
+static const sqz_kernel avx512_table[SQZ_TYPE_COUNT] = {
+    [SQZ_TYPE_F32] = K(SQZ_ACT_F32, sqz_dot_f32_avx512),
+    [SQZ_TYPE_F16] = K(SQZ_ACT_F32, sqz_dot_f16_avx512),
+    [SQZ_TYPE_BF16] = K(SQZ_ACT_F32, sqz_dot_bf16_avx512),
+    [SQZ_TYPE_Q8_0] = K(SQZ_ACT_Q8A, sqz_dot_q8_0_avx512vnni),
+    [SQZ_TYPE_Q4_0] = K(SQZ_ACT_Q8A, sqz_dot_q4_0_avx512vnni),
+    [SQZ_TYPE_Q4_1] = K(SQZ_ACT_Q8A, sqz_dot_q4_1_avx512vnni),
+};
+
+static int has(const char *feature) {
+    const char *f = sqz_cpu_features();
+    size_t n = strlen(feature);
+    for (const char *p = strstr(f, feature); p; p = strstr(p + 1, feature))
+        if ((p == f || p[-1] == ' ') && (p[n] == ' ' || p[n] == 0))
+            return 1;
+    return 0;
+}
+
+int sqz_isa_supported(sqz_isa isa) {
+    switch (isa) {
+    case SQZ_ISA_REF: return 1;
+    case SQZ_ISA_AVX2: return has("avx2") && has("fma") && has("f16c");
+    case SQZ_ISA_AVX512:
+        return sqz_isa_supported(SQZ_ISA_AVX2) && has("avx512f") && has("avx512bw") && has("avx512vl") &&
+               has("avx512vnni");
+    }
+    return 0;
+}
+
+sqz_isa sqz_kernels_isa(void) {
+    static int isa = -1; // benign race: every thread computes the same value
+    if (isa < 0)
+        isa = sqz_isa_supported(SQZ_ISA_AVX512) ? SQZ_ISA_AVX512
+              : sqz_isa_supported(SQZ_ISA_AVX2) ? SQZ_ISA_AVX2
+                                                 : SQZ_ISA_REF;
+    return (sqz_isa)isa;
+}
+
+const char *sqz_kernels_isa_name(void) {
+    static const char *names[] = {"ref", "avx2", "avx512-vnni"};
+    return names[sqz_kernels_isa()];
+}
+
+const sqz_kernel *sqz_kernel_for_isa(sqz_type t, sqz_isa isa) {
+    if ((unsigned)t >= SQZ_TYPE_COUNT || !sqz_isa_supported(isa))
+        return NULL;
+    const sqz_kernel *tab = isa == SQZ_ISA_AVX512 ? avx512_table : isa == SQZ_ISA_AVX2 ? avx2_table : ref_table;
+    return tab[t].dot ? &tab[t] : NULL;
+}
+
+const sqz_kernel *sqz_kernel_for(sqz_type t) { return sqz_kernel_for_isa(t, sqz_kernels_isa()); }
+
+static void act_f32_copy(const float *x, void *y, int64_t n) { memcpy(y, x, (size_t)n * sizeof(float)); }
+
+sqz_act_fn sqz_act_converter_isa(sqz_act_type a, sqz_isa isa) {
+    if (!sqz_isa_supported(isa))
+        return NULL;
+    if (a == SQZ_ACT_F32)
+        return act_f32_copy;
+    return isa == SQZ_ISA_REF ? sqz_quant_row_q8a_ref : sqz_quant_row_q8a_avx2;
+}
+
+sqz_act_fn sqz_act_converter(sqz_act_type a) { return sqz_act_converter_isa(a, sqz_kernels_isa()); }
+
+size_t sqz_act_row_size(sqz_act_type a, int64_t n) {
+    return a == SQZ_ACT_F32 ? (size_t)n * sizeof(float) : (size_t)(n / QK8A) * sizeof(block_q8a);
+}

@@ -1,0 +1,159 @@
+// AVX2 + FMA + F16C dot kernels (compiled with -mavx2 -mfma -mf16c; only called when CPUID says
+// so). Each mirrors its scalar `_ref` in dot_ref.c; tests/kernels/test_dot.c holds the budgets.
+#include <immintrin.h>
+#include <math.h>
+
+#include "kernels/kernels.h"
+
+static inline float hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline int hsum256_epi32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+void sqz_quant_row_q8a_avx2(const float *x, void *y, int64_t n) {
+    block_q8a *b = y;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t i = 0; i < n / QK8A; i++) {
+        const float *xb = x + i * QK8A;
+        __m256 v[4], m = _mm256_setzero_ps();
+        for (int k = 0; k < 4; k++) {
+            v[k] = _mm256_loadu_ps(xb + 8 * k);
+            m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[k]));
+        }
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        float amax = _mm_cvtss_f32(m4);
+        float d = amax / 127.0f, id = d != 0.0f ? 127.0f / amax : 0.0f;
+        __m256 vid = _mm256_set1_ps(id);
+        __m256i q[4], sum = _mm256_setzero_si256();
+        for (int k = 0; k < 4; k++) {
+            __m256 r = _mm256_round_ps(_mm256_mul_ps(v[k], vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            q[k] = _mm256_cvtps_epi32(r);
+            sum = _mm256_add_epi32(sum, q[k]);
+        }
+        // Pack 4x8 int32 → 32 int8; packs work per 128-bit lane, the permute restores order.
+        __m256i p16a = _mm256_packs_epi32(q[0], q[1]), p16b = _mm256_packs_epi32(q[2], q[3]);
+        __m256i p8 = _mm256_packs_epi16(p16a, p16b);
+        p8 = _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)b[i].qs, p8);
+        b[i].d = _cvtsh_ss(_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT));
+        b[i].s = b[i].d * (float)hsum256_epi32(sum);
+    }
+}
+
+void sqz_dot_f32_avx2(int64_t n, const void *w, const void *x, float *out) {
+    const float *a = w, *b = x;
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int k = 0; k < 4; k++)
+            acc[k] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8 * k), _mm256_loadu_ps(b + i + 8 * k), acc[k]);
+    for (; i + 8 <= n; i += 8)
+        acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc[0]);
+    float s = hsum256(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+    for (; i < n; i++)
+        s += a[i] * b[i];
+    *out = s;
+}
+
+static inline __m256 load_f16x8(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+static inline __m256 load_bf16x8(const uint16_t *p) {
+    __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+
+void sqz_dot_f16_avx2(int64_t n, const void *w, const void *x, float *out) {
+    const uint16_t *a = w;
+    const float *b = x;
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int k = 0; k < 4; k++)
+            acc[k] = _mm256_fmadd_ps(load_f16x8(a + i + 8 * k), _mm256_loadu_ps(b + i + 8 * k), acc[k]);
+    for (; i + 8 <= n; i += 8)
+        acc[0] = _mm256_fmadd_ps(load_f16x8(a + i), _mm256_loadu_ps(b + i), acc[0]);
+    float s = hsum256(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+    for (; i < n; i++)
+        s += sqz_fp16_to_fp32(a[i]) * b[i];
+    *out = s;
+}
+
+void sqz_dot_bf16_avx2(int64_t n, const void *w, const void *x, float *out) {
+    const uint16_t *a = w;
+    const float *b = x;
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int k = 0; k < 4; k++)
+            acc[k] = _mm256_fmadd_ps(load_bf16x8(a + i + 8 * k), _mm256_loadu_ps(b + i + 8 * k), acc[k]);
+    for (; i + 8 <= n; i += 8)
+        acc[0] = _mm256_fmadd_ps(load_bf16x8(a + i), _mm256_loadu_ps(b + i), acc[0]);
+    float s = hsum256(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+    for (; i < n; i++)
+        s += sqz_bf16_to_fp32(a[i]) * b[i];
+    *out = s;
+}
+
+// Σ u8·s8 over 32 pairs as 8 int32 lanes (maddubs pairs, then madd with ones).
+static inline __m256i dot_u8s8(__m256i u, __m256i s) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+// 32 nibbles of a q4 block as u8 0..15 in element order (low nibbles = 0..15, high = 16..31).
+static inline __m256i unpack_q4(const uint8_t *qs) {
+    __m128i b = _mm_loadu_si128((const __m128i *)qs);
+    __m128i m = _mm_set1_epi8(0x0f);
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), m), _mm_and_si128(b, m));
+}
+
+void sqz_dot_q8_0_avx2(int64_t n, const void *w, const void *x, float *out) {
+    const block_q8_0 *a = w;
+    const block_q8a *b = x;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / QK8A; i++) {
+        __m256i qw = _mm256_loadu_si256((const __m256i *)a[i].qs);
+        __m256i qx = _mm256_loadu_si256((const __m256i *)b[i].qs);
+        // |w| · (x with w's sign): maddubs needs an unsigned first operand.
+        __m256i p = dot_u8s8(_mm256_sign_epi8(qw, qw), _mm256_sign_epi8(qx, qw));
+        __m256 d = _mm256_set1_ps(_cvtsh_ss(a[i].d) * b[i].d);
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+    }
+    *out = hsum256(acc);
+}
+
+void sqz_dot_q4_0_avx2(int64_t n, const void *w, const void *x, float *out) {
+    const block_q4_0 *a = w;
+    const block_q8a *b = x;
+    __m256 acc = _mm256_setzero_ps();
+    float zsum = 0.0f;
+    for (int64_t i = 0; i < n / QK8A; i++) {
+        float dw = _cvtsh_ss(a[i].d);
+        __m256i p = dot_u8s8(unpack_q4(a[i].qs), _mm256_loadu_si256((const __m256i *)b[i].qs));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * b[i].d), _mm256_cvtepi32_ps(p), acc);
+        zsum += dw * b[i].s;
+    }
+    *out = hsum256(acc) - 8.0f * zsum;
+}
+
+void sqz_dot_q4_1_avx2(int64_t n, const void *w, const void *x, float *out) {
+    const block_q4_1 *a = w;
+    const block_q8a *b = x;
+    __m256 acc = _mm256_setzero_ps();
+    float msum = 0.0f;
+    for (int64_t i = 0; i < n / QK8A; i++) {
+        __m256i p = dot_u8s8(unpack_q4(a[i].qs), _mm256_loadu_si256((const __m256i *)b[i].qs));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(a[i].d) * b[i].d), _mm256_cvtepi32_ps(p), acc);
+        msum += _cvtsh_ss(a[i].m) * b[i].s;
+    }
+    *out = hsum256(acc) + msum;
+}

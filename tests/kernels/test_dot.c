@@ -1,0 +1,100 @@
+// Every dot kernel tier against its scalar reference, and the references against an f64 dot of
+// the dequantized weights. Prints the max relative error per kernel (error / Σ|w·x|).
+#include <math.h>
+#include <stdlib.h>
+
+#include "harness.h"
+#include "kernels/kernels.h"
+#include "sqz.h"
+
+static uint64_t rng = 88172645463325252ull;
+static float frand(void) { // uniform in [-1, 1)
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return (float)((rng >> 40) * (1.0 / 8388608.0)) - 1.0f;
+}
+
+static const sqz_type types[] = {SQZ_TYPE_F32, SQZ_TYPE_F16, SQZ_TYPE_BF16, SQZ_TYPE_Q8_0, SQZ_TYPE_Q4_0, SQZ_TYPE_Q4_1};
+
+// Random weights of type t (n elements), quantized with the reference codec.
+static void *make_weights(sqz_type t, int64_t n, float *wf) {
+    for (int64_t i = 0; i < n; i++)
+        wf[i] = frand() * (i % 7 == 0 ? 3.0f : 1.0f);
+    void *w = malloc(sqz_type_row_size(t, n) + 64);
+    sqz_type_traits_of(t)->from_float_ref(wf, w, n);
+    sqz_type_traits_of(t)->to_float(w, wf, n); // wf = what the kernel should see
+    return w;
+}
+
+static void test_quantizer(sqz_isa isa) {
+    int64_t n = 4096;
+    float *x = malloc(n * sizeof *x);
+    for (int64_t i = 0; i < n; i++)
+        x[i] = frand() * (float)(1 + i % 5);
+    x[64] = 0.5f / 127.0f * 3; // values near rounding ties
+    block_q8a *a = malloc(sqz_act_row_size(SQZ_ACT_Q8A, n)), *b = malloc(sqz_act_row_size(SQZ_ACT_Q8A, n));
+    sqz_quant_row_q8a_ref(x, a, n);
+    sqz_act_converter_isa(SQZ_ACT_Q8A, isa)(x, b, n);
+    CHECK_MSG(memcmp(a, b, sqz_act_row_size(SQZ_ACT_Q8A, n)) == 0, "q8a quantizer isa %d differs from ref", isa);
+    // Q8A round trip error ≤ d/2 per element, plus 127·|d - fp16(d)| ≤ 127·2^-11·d for the fp16 scale.
+    double worst = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const block_q8a *blk = &a[i / QK8A];
+        double e = fabs(x[i] - blk->qs[i % QK8A] * blk->d) / (blk->d > 0 ? blk->d : 1);
+        worst = e > worst ? e : worst;
+    }
+    CHECK_MSG(worst <= 0.5 + 127.0 / 2048 + 1e-4, "q8a error %.4f d", worst);
+    free(x), free(a), free(b);
+}
+
+// One tier vs the ref for one type, over several lengths (including non-multiples of 8/16 for floats).
+static void test_kernel(sqz_type t, sqz_isa isa) {
+    const sqz_kernel *kr = sqz_kernel_for_isa(t, SQZ_ISA_REF), *k = sqz_kernel_for_isa(t, isa);
+    if (!k)
+        return;
+    const int64_t lens[] = {32, 64, 96, 172, 576, 1536, 4096, 8192};
+    double worst_ref = 0, worst_exact = 0;
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        int64_t n = lens[li];
+        if (k->act == SQZ_ACT_Q8A && n % QK8A)
+            continue;
+        float *wf = malloc(n * sizeof *wf), *x = malloc(n * sizeof *x), *xq = malloc(n * sizeof *xq);
+        void *w = make_weights(t, n, wf);
+        for (int64_t i = 0; i < n; i++)
+            x[i] = frand();
+        void *xa = malloc(sqz_act_row_size(k->act, n));
+        sqz_act_converter_isa(k->act, SQZ_ISA_REF)(x, xa, n);
+        // What the activations are after conversion (for the exact check).
+        for (int64_t i = 0; i < n; i++)
+            xq[i] = k->act == SQZ_ACT_F32 ? x[i] : ((block_q8a *)xa)[i / QK8A].qs[i % QK8A] * ((block_q8a *)xa)[i / QK8A].d;
+        double exact = 0, mag = 0;
+        for (int64_t i = 0; i < n; i++)
+            exact += (double)wf[i] * xq[i], mag += fabs((double)wf[i] * xq[i]);
+        float r, s;
+        kr->dot(n, w, xa, &r);
+        k->dot(n, w, xa, &s);
+        double e1 = fabs(s - r) / mag, e2 = fabs(r - exact) / mag;
+        worst_ref = e1 > worst_ref ? e1 : worst_ref;
+        worst_exact = e2 > worst_exact ? e2 : worst_exact;
+        free(wf), free(x), free(xq), free(w), free(xa);
+    }
+    printf("  %-5s isa %d: max rel diff vs ref %.2e, ref vs f64(dequant) %.2e\n", sqz_type_name(t), isa, worst_ref,
+           worst_exact);
+    CHECK_MSG(worst_ref < 2e-6, "%s isa %d vs ref: %.3e", sqz_type_name(t), isa, worst_ref);
+    CHECK_MSG(worst_exact < 2e-6, "%s ref vs exact: %.3e", sqz_type_name(t), worst_exact);
+}
+
+int main(void) {
+    printf("cpu: %s; dispatch picks %s\n", sqz_cpu_features(), sqz_kernels_isa_name());
+    CHECK(sqz_kernel_for(SQZ_TYPE_Q4_1) != NULL);
+    CHECK(sqz_kernel_for(SQZ_TYPE_I32) == NULL);
+    for (int isa = SQZ_ISA_REF; isa <= SQZ_ISA_AVX512; isa++) {
+        if (!sqz_isa_supported((sqz_isa)isa)) {
+            printf("isa %d not supported on this CPU: skipped\n", isa);
+            continue;
+        }
+        test_quantizer((sqz_isa)isa);
+        for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+            test_kernel(types[i], (sqz_isa)isa);
+    }
+    return test_summary();
+}
