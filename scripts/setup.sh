@@ -16,7 +16,7 @@ log() { printf '\033[1msetup:\033[0m %s\n' "$*" >&2; }
 APT_PACKAGES=(
   build-essential cmake pkg-config clang libclang-rt-14-dev git unzip xz-utils ca-certificates
   libopenblas-dev libjansson-dev libpcre2-dev libutf8proc-dev libtree-sitter-dev libseccomp-dev
-  libsqlite3-dev libyaml-dev libmicrohttpd-dev libpq-dev libssl-dev libcairo2-dev libpango1.0-dev
+  libsqlite3-dev libyaml-dev libmicrohttpd-dev libpq-dev libssl-dev libcairo2-dev libpango1.0-dev zlib1g-dev
   python3 python3-venv python3-dev python3-torch python3-numpy
   wordnet-base poppler-utils valgrind
 )
