@@ -220,6 +220,45 @@ const sqz_gguf *sqz_model_file_gguf(const sqz_model_file *mf); // NULL for HF la
 size_t sqz_model_file_nbytes(const sqz_model_file *mf);
 int64_t sqz_model_file_n_params(const sqz_model_file *mf);
 
+// ================================ convert and synth ==============================================
+// Conversion between the two on-disk layouts, written the way llama.cpp's convert_hf_to_gguf.py
+// writes GGUF (tensor names, <arch>.* keys, tokenizer.ggml.*, q/k rows permuted for `llama`), so a
+// model sqz reads can be handed to llama.cpp and back.
+
+// out_type for sqz_convert: SQZ_TYPE_COUNT keeps each tensor's source type (quantized sources become
+// F32 in an HF directory). Otherwise F32/F16/BF16 (any direction) or Q8_0/Q4_0/Q4_1 (to GGUF only;
+// 1-D tensors, norms, biases and position embeddings stay F32, and a matrix whose rows are not a
+// multiple of 32 falls back to F16, as llama.cpp's converter does).
+//
+// HF directory -> GGUF: `in` is a directory with config.json + safetensors (+ tokenizer.model or
+// tokenizer.json, tokenizer_config.json); `out` is the .gguf to write (atomically).
+sqz_status sqz_convert_hf_to_gguf(const char *in_dir, const char *out_gguf, sqz_type out_type);
+// GGUF -> HF directory: writes config.json, model.safetensors (HF names, q/k un-permuted, GPT-2
+// Conv1D layout), tokenizer.json + tokenizer_config.json (gpt2 BPE or llama SPM vocabularies) and
+// generation_config.json into out_dir (created if missing). out_type: SQZ_TYPE_COUNT, F32, F16, BF16.
+sqz_status sqz_convert_gguf_to_hf(const char *in_gguf, const char *out_dir, sqz_type out_type);
+// Either direction, chosen from `in` (a .gguf file, or an HF directory / file inside one).
+sqz_status sqz_convert(const char *in, const char *out, sqz_type out_type);
+
+// Random-weight models of real shapes, for speed measurements without downloads.
+typedef struct sqz_synth_opts {
+    const char *shape;     // "smollm2-135m", "tinyllama-1.1b" or "tiny" (see sqz_synth_shapes)
+    sqz_type type;         // weight type of the matrices: F32, F16, BF16, Q8_0, Q4_0, Q4_1
+    uint64_t seed;
+    // Vocabulary: NULL = a byte-level placeholder vocab of the shape's size (256 byte tokens, then
+    // "<tok_N>" fillers; usable for ids, meaningless as text). Otherwise a tokenizer.json (gpt2-style
+    // BPE or SPM-BPE) or a .gguf whose tokenizer.ggml.* keys are copied; its size must match.
+    const char *vocab;
+} sqz_synth_opts;
+
+// Names of the shapes sqz_synth knows, NULL-terminated.
+const char *const *sqz_synth_shapes(void);
+// Write a GGUF (llama architecture, llama.cpp-loadable) with N(0, sigma) weights scaled so that
+// activations stay finite, norms = 1. Each tensor is generated row by row straight into its final
+// type, so memory is one copy of the output's tensor data (2.2 GB for tinyllama-1.1b F16) plus a row.
+// Errors: unknown shape or type, vocab size mismatch, I/O.
+sqz_status sqz_synth(const sqz_synth_opts *opts, const char *out_gguf);
+
 #ifdef __cplusplus
 }
 #endif
