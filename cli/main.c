@@ -1,31 +1,13 @@
 // sqz: one program, subcommands following the pipeline (DESIGN.md §1).
-// The table lists every subcommand; each is defined in cli/cmd_<name>.c. Commands are weak
-// references so the table can name a command whose file is not in this build (it then reports
-// "not available in this build" instead of failing to link).
+// The table (SQZ_COMMANDS in cli.h) lists every subcommand; each is defined in cli/cmd_<name>.c.
 #include <string.h>
 
 #include "cli.h"
 
-#define SQZ_COMMANDS(X)                                                                            \
-    X(info, "show a model's architecture, sizes, dtypes and tokenizer")                            \
-    X(tokenize, "print the token ids of a text")                                                   \
-    X(generate, "generate a continuation of a prompt")                                             \
-    X(logits, "print or dump the logits of a token sequence")                                      \
-    X(perplexity, "perplexity of a text file (llama-perplexity chunking)")                         \
-    X(bench, "prompt-processing and generation speed (llama-bench style)")                         \
-    X(convert, "convert between HF directory and GGUF")                                            \
-    X(synth, "make a random-weight model of a real shape")                                         \
-    X(compress, "make a compressed variant from a recipe")                                         \
-    X(score, "text and code metrics (BLEU, chrF, ROUGE, METEOR, CodeBLEU, ...)")                   \
-    X(check, "run generated code against a task's tests in the sandbox (pass@k)")                  \
-    X(eval, "evaluate a model or variant on tasks")                                                \
-    X(sweep, "models x recipes x tasks from one config file")                                      \
-    X(report, "CSV/JSON/Markdown/PDF report from a results database")                              \
-    X(train, "pretrain, distill or LoRA-train a model")                                            \
-    X(serve, "OpenAI-compatible server, router and dashboard")
-
-#define DECLARE(name, help) extern int sqz_cmd_##name(int argc, char **argv) __attribute__((weak));
-SQZ_COMMANDS(DECLARE)
+// A command whose cmd_<name>.c is not in this build is a weak reference that resolves to NULL.
+#define PRAGMA(x) _Pragma(#x)
+#define WEAK(name, help) PRAGMA(weak sqz_cmd_##name)
+SQZ_COMMANDS(WEAK)
 
 typedef struct {
     const char *name;
