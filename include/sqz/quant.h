@@ -32,6 +32,13 @@ typedef enum sqz_step_kind {
     SQZ_STEP_Q8_0,     // llama.cpp block types, optional imatrix=0|1
     SQZ_STEP_Q4_0,
     SQZ_STEP_Q4_1,
+    SQZ_STEP_MAGNITUDE, // pruning steps: see include/sqz/prune.h and docs/prune.md
+    SQZ_STEP_WANDA,
+    SQZ_STEP_SPARSEGPT,
+    SQZ_STEP_HEADS,
+    SQZ_STEP_MLP,
+    SQZ_STEP_LAYERS,
+    SQZ_STEP_LOWRANK,
     SQZ_STEP_KIND_COUNT
 } sqz_step_kind;
 

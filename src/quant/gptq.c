@@ -280,3 +280,14 @@ sqz_status sqz_quant_gptq(const float *w, int64_t n_out, int64_t n_in, const sqz
     *out = q;
     return SQZ_OK;
 }
+
+// Shared with SparseGPT (src/prune/sparsegpt.c), which uses the same Hessian pipeline.
+sqz_status sqz_gptq_hinv_chol(const sqz_actstats *stats, float *w, int64_t n_out, double damp, float *hinv) {
+    gptq_work g = {.n_out = n_out, .n = stats->n_in, .hinv = hinv};
+    double *h = build_hessian(stats, w, n_out);
+    SQZ_FAIL_IF(!h, SQZ_ERR_NOMEM, "gptq: out of memory for a %lld x %lld Hessian", (long long)stats->n_in,
+                (long long)stats->n_in);
+    sqz_status st = hessian_inverse_chol(&g, h, damp);
+    free(h);
+    return st;
+}

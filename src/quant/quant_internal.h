@@ -38,4 +38,9 @@ sqz_status sqz_qweight_alloc(int64_t n_out, int64_t n_in, int bits, int group, b
 // Shape/parameter checks shared by rtn/gptq/awq ("<method>: ..." messages).
 sqz_status sqz_qparams_check(const char *method, int64_t n_out, int64_t n_in, sqz_qparams p);
 
+// GPTQ's Hessian pipeline without act-order, for SparseGPT: H = 2/n Σ xxᵀ from stats, dead columns
+// (H_ii = 0) set to 1 with W[:, i] zeroed in w [n_out][n_in], H += damp·mean(diag H)·I, then the
+// upper U with H⁻¹ = UᵀU into hinv [n_in][n_in] (row-major upper triangle; lower left untouched).
+sqz_status sqz_gptq_hinv_chol(const sqz_actstats *stats, float *w, int64_t n_out, double damp, float *hinv);
+
 #endif

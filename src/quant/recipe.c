@@ -19,6 +19,7 @@ typedef enum key_type {
     K_FLOAT, // real in [lo, hi]
     K_ENUM,  // one of choices ('|'-separated)
     K_LIST,  // ';'-separated glob patterns
+    K_NM,    // "none" or an N:M sparsity pattern, 1 <= N < M, M a power of two in [lo, hi]
 } key_type;
 
 typedef struct key_def {
@@ -43,6 +44,9 @@ typedef struct step_def {
 #define GROUP_KEY(d) {"group", K_GROUP, 8, 65536, d, NULL}
 #define SYM_KEY(d) {"sym", K_BOOL, 0, 1, d, NULL}
 #define IMATRIX_KEY {"imatrix", K_BOOL, 0, 1, "0", NULL}
+// Pruning: sparsity is checked to be < 1 in step_validate (ranges here are inclusive).
+#define SPARSITY_KEY {"sparsity", K_FLOAT, 0, 1, "0.5", NULL}
+#define PATTERN_KEY {"pattern", K_NM, 4, 64, "none", NULL}
 
 static const step_def STEPS[] = {
     {"cast", SQZ_STEP_CAST, "to", {{"to", K_ENUM, 0, 0, "f16", "f16|bf16"}, SKIP_KEY}},
@@ -57,6 +61,18 @@ static const step_def STEPS[] = {
     {"q8_0", SQZ_STEP_Q8_0, NULL, {IMATRIX_KEY, SKIP_KEY}},
     {"q4_0", SQZ_STEP_Q4_0, NULL, {IMATRIX_KEY, SKIP_KEY}},
     {"q4_1", SQZ_STEP_Q4_1, NULL, {IMATRIX_KEY, SKIP_KEY}},
+    {"magnitude", SQZ_STEP_MAGNITUDE, NULL,
+     {SPARSITY_KEY, {"scope", K_ENUM, 0, 0, "layer", "layer|global"}, PATTERN_KEY, SKIP_KEY}},
+    {"wanda", SQZ_STEP_WANDA, NULL, {SPARSITY_KEY, PATTERN_KEY, SKIP_KEY}},
+    {"sparsegpt", SQZ_STEP_SPARSEGPT, NULL,
+     {SPARSITY_KEY, PATTERN_KEY, {"bits", K_INT, 0, 8, "0", NULL}, GROUP_KEY("0"), SYM_KEY("0"),
+      {"damp", K_FLOAT, 0, 1, "0.01", NULL}, {"block", K_INT, 1, 4096, "128", NULL}, SKIP_KEY}},
+    {"heads", SQZ_STEP_HEADS, NULL, {{"drop", K_INT, 1, 4096, "1", NULL}, SKIP_KEY}},
+    {"mlp", SQZ_STEP_MLP, NULL, {{"channels", K_FLOAT, 0, 1, "0.25", NULL}, SKIP_KEY}},
+    {"layers", SQZ_STEP_LAYERS, NULL, {{"drop", K_INT, 1, 4096, "1", NULL}, SKIP_KEY}},
+    {"lowrank", SQZ_STEP_LOWRANK, NULL,
+     {{"rank", K_INT, 0, 1 << 20, "0", NULL}, {"energy", K_FLOAT, 0, 1, "0", NULL},
+      {"act", K_BOOL, 0, 1, "0", NULL}, SKIP_KEY}},
 };
 #define N_STEPS (int)(sizeof(STEPS) / sizeof(STEPS[0]))
 
@@ -114,6 +130,27 @@ static bool enum_has(const char *choices, const char *v) {
     return false;
 }
 
+// "none", or "N:M" with 1 <= N < M and M a power of two in [k->lo, k->hi].
+static sqz_status check_nm(const char *ctx, const key_def *k, const char *v) {
+    if (!strcmp(v, "none"))
+        return SQZ_OK;
+    const char *colon = strchr(v, ':');
+    char nbuf[32];
+    long n, m;
+    bool ok = colon && (size_t)(colon - v) < sizeof nbuf;
+    if (ok) {
+        memcpy(nbuf, v, (size_t)(colon - v));
+        nbuf[colon - v] = 0;
+        ok = parse_long(nbuf, &n) && parse_long(colon + 1, &m);
+    }
+    SQZ_FAIL_IF(!ok, SQZ_ERR_ARG, "recipe '%s': %s: expected N:M (e.g. 2:4) or none, got '%s'", ctx, k->key, v);
+    SQZ_FAIL_IF(m < k->lo || m > k->hi || (m & (m - 1)), SQZ_ERR_ARG,
+                "recipe '%s': %s: M must be a power of two in %.0f..%.0f, got '%s'", ctx, k->key, k->lo, k->hi, v);
+    SQZ_FAIL_IF(n < 1 || n >= m, SQZ_ERR_ARG, "recipe '%s': %s: N must satisfy 1 <= N < M, got '%s'", ctx, k->key,
+                v);
+    return SQZ_OK;
+}
+
 // Check `v` against the key's type and range; fill num/str of parameter i. `ctx` is the recipe.
 static sqz_status set_value(const char *ctx, const key_def *k, const char *v, sqz_recipe_step *s, int i) {
     long x;
@@ -145,6 +182,9 @@ static sqz_status set_value(const char *ctx, const key_def *k, const char *v, sq
     case K_ENUM:
         SQZ_FAIL_IF(!enum_has(k->choices, v), SQZ_ERR_ARG, "recipe '%s': %s: expected one of %s, got '%s'", ctx,
                     k->key, k->choices, v);
+        break;
+    case K_NM:
+        SQZ_TRY(check_nm(ctx, k, v));
         break;
     case K_LIST:
         SQZ_FAIL_IF(!*v, SQZ_ERR_ARG, "recipe '%s': %s: empty pattern list (write %s=none to skip nothing)", ctx,
@@ -178,6 +218,34 @@ static sqz_status step_validate(const char *ctx, const sqz_recipe_step *s) {
     if (s->kind == SQZ_STEP_GPTQ)
         SQZ_FAIL_IF(sqz_step_int(s, "static_groups") && sqz_step_int(s, "group") == 0, SQZ_ERR_ARG,
                     "recipe '%s': static_groups=1 needs group > 0", ctx);
+    if (s->kind == SQZ_STEP_MAGNITUDE || s->kind == SQZ_STEP_WANDA || s->kind == SQZ_STEP_SPARSEGPT) {
+        SQZ_FAIL_IF(sqz_step_num(s, "sparsity") >= 1.0, SQZ_ERR_ARG,
+                    "recipe '%s': %s: sparsity must be in [0, 1), got %g", ctx, s->name, sqz_step_num(s, "sparsity"));
+        const char *pat = sqz_step_str(s, "pattern");
+        long n, m;
+        if (strcmp(pat, "none") && s->given[0] && sscanf(pat, "%ld:%ld", &n, &m) == 2)
+            SQZ_FAIL_IF(fabs(sqz_step_num(s, "sparsity") - (1.0 - (double)n / (double)m)) > 1e-9, SQZ_ERR_ARG,
+                        "recipe '%s': %s: sparsity=%g contradicts pattern=%s (which means sparsity %g)", ctx, s->name,
+                        sqz_step_num(s, "sparsity"), pat, 1.0 - (double)n / (double)m);
+    }
+    if (s->kind == SQZ_STEP_MAGNITUDE)
+        SQZ_FAIL_IF(strcmp(sqz_step_str(s, "pattern"), "none") && !strcmp(sqz_step_str(s, "scope"), "global"),
+                    SQZ_ERR_ARG, "recipe '%s': magnitude: scope=global cannot be combined with an N:M pattern", ctx);
+    if (s->kind == SQZ_STEP_SPARSEGPT)
+        SQZ_FAIL_IF(sqz_step_int(s, "bits") == 1, SQZ_ERR_ARG,
+                    "recipe '%s': sparsegpt: bits must be 0 (no quantization) or 2..8, got 1", ctx);
+    if (s->kind == SQZ_STEP_MLP)
+        SQZ_FAIL_IF(sqz_step_num(s, "channels") <= 0.0 || sqz_step_num(s, "channels") >= 1.0, SQZ_ERR_ARG,
+                    "recipe '%s': mlp: channels (fraction of MLP channels to remove) must be in (0, 1), got %g", ctx,
+                    sqz_step_num(s, "channels"));
+    if (s->kind == SQZ_STEP_LOWRANK) {
+        bool r = s->given[0], e = s->given[1];
+        SQZ_FAIL_IF(r == e, SQZ_ERR_ARG, "recipe '%s': lowrank: give exactly one of rank=R or energy=E", ctx);
+        SQZ_FAIL_IF(r && sqz_step_int(s, "rank") < 1, SQZ_ERR_ARG, "recipe '%s': lowrank: rank must be >= 1, got %d",
+                    ctx, sqz_step_int(s, "rank"));
+        SQZ_FAIL_IF(e && sqz_step_num(s, "energy") <= 0.0, SQZ_ERR_ARG,
+                    "recipe '%s': lowrank: energy must be in (0, 1], got %g", ctx, sqz_step_num(s, "energy"));
+    }
     return SQZ_OK;
 }
 
@@ -389,7 +457,14 @@ bool sqz_step_needs_calib(const sqz_recipe_step *s) {
     switch (s->kind) {
     case SQZ_STEP_GPTQ:
     case SQZ_STEP_AWQ:
+    case SQZ_STEP_WANDA:
+    case SQZ_STEP_SPARSEGPT:
+    case SQZ_STEP_HEADS:
+    case SQZ_STEP_MLP:
+    case SQZ_STEP_LAYERS:
         return true;
+    case SQZ_STEP_LOWRANK:
+        return sqz_step_int(s, "act") != 0;
     case SQZ_STEP_Q8_0:
     case SQZ_STEP_Q4_0:
     case SQZ_STEP_Q4_1:

@@ -96,7 +96,7 @@ static void test_errors(void) {
     BAD("rtn:bits=", "bits: expected an integer in 2..8, got ''");
     BAD("gptq:bitz=4", "gptq: unknown key 'bitz' (valid keys: bits, group, act_order, damp, static_groups, sym, "
                        "block, skip)");
-    BAD("gptqq:bits=4", "unknown step 'gptqq' (known steps: cast, rtn, gptq, awq, q8_0, q4_0, q4_1)");
+    BAD("gptqq:bits=4", "unknown step 'gptqq' (known steps: cast, rtn, gptq, awq, q8_0, q4_0, q4_1");
     BAD("rtn:group=48", "group: expected 0 (per channel) or a power of two in 8..65536, got '48'");
     BAD("rtn:group=-32", "group: expected 0 (per channel) or a power of two");
     BAD("gptq:act_order=yes", "act_order: expected 0 or 1, got 'yes'");
