@@ -12,7 +12,7 @@ double sqz_quality_retained(double value, double baseline, sqz_direction dir) {
     if (dir == SQZ_DIR_MAXIMIZE)
         return baseline > 0 ? value / baseline : NAN;
     if (dir == SQZ_DIR_MINIMIZE)
-        return value > 0 ? baseline / value : NAN;
+        return value > 0 && baseline > 0 ? baseline / value : NAN; // a zero input: undefined (header)
     return NAN;
 }
 
