@@ -1,5 +1,12 @@
 // Generation tasks in the runner: prompt → tokens (left-truncated to fit), generate with the task's
 // stop rules, cut, score; per-request latency, TTFT, prefill/decode throughput and cost.
+//
+// Trailing whitespace of a prompt is not fed to the model (as bigcode-evaluation-harness does with
+// HumanEval's prompt.strip()): BPE vocabularies merge "\n" with the next line's indentation, so a
+// prompt ending in a bare "\n" sits on a token boundary the model never saw in training, and
+// small models then emit a stop sequence at once. The model regenerates that whitespace; the
+// completion is the text after the original prompt (the generated text minus the whitespace that
+// was held back, when it starts with it), and the stop rules apply to that.
 #define _GNU_SOURCE
 #include <jansson.h>
 #include <math.h>
@@ -13,6 +20,8 @@
 
 typedef struct gen_state {
     const sqz_task *task;
+    const char *held;   // the prompt's trailing whitespace, not fed to the model
+    size_t n_held;
     sqz_detok *dt;
     char *buf;
     size_t len, cap;
@@ -46,9 +55,27 @@ static int on_token(void *user, int32_t id) {
     return g->st != SQZ_OK || append(g, s, n);
 }
 
+// The completion so far: the generated text after the held-back whitespace when it starts with
+// it. *pending is set while the generated text is still a proper prefix of that whitespace.
+static const char *completion_view(const gen_state *g, size_t *len, bool *pending) {
+    const char *b = g->buf ? g->buf : "";
+    size_t k = g->n_held < g->len ? g->n_held : g->len;
+    *pending = false;
+    if (g->n_held && memcmp(b, g->held, k) == 0) {
+        *pending = g->len < g->n_held;
+        *len = g->len - k;
+        return b + k;
+    }
+    *len = g->len;
+    return b;
+}
+
 static int should_stop(void *user, const int32_t *ids, int64_t n) {
     gen_state *g = user;
-    return sqz_task_stop_at(g->task, g->buf ? g->buf : "", g->len) >= 0;
+    size_t len;
+    bool pending;
+    const char *v = completion_view(g, &len, &pending);
+    return !pending && sqz_task_stop_at(g->task, v, len) >= 0;
 }
 
 // Tokenize a prompt and keep its last `keep` tokens (BOS, when the tokenizer adds one, stays first).
@@ -69,8 +96,8 @@ static sqz_status prompt_ids(const sqz_tokenizer *tok, const char *prompt, int64
 
 // One sample: generate, record timing, cut the text at the task's stop rule.
 static sqz_status gen_one(eval_run *run, const sqz_task *task, const sqz_sampler_params *sp, const int32_t *ids,
-                          int64_t n, int max_new, sqz_eval_sample *s) {
-    gen_state g = {.task = task, .ttft = -1};
+                          int64_t n, int max_new, const char *held, sqz_eval_sample *s) {
+    gen_state g = {.task = task, .held = held, .n_held = strlen(held), .ttft = -1};
     sqz_sampler *smp = NULL;
     int32_t *out = malloc((size_t)max_new * sizeof *out);
     int64_t n_out = 0;
@@ -90,8 +117,11 @@ static sqz_status gen_one(eval_run *run, const sqz_task *task, const sqz_sampler
     if (st == SQZ_OK && (st = sqz_detok_flush(g.dt, &rest, &rn)) == SQZ_OK && append(&g, rest, rn))
         st = g.st;
     if (st == SQZ_OK) {
-        long cut = sqz_task_stop_at(task, g.buf ? g.buf : "", g.len);
-        s->generated = strndup(g.buf ? g.buf : "", cut >= 0 ? (size_t)cut : g.len);
+        size_t len;
+        bool pending;
+        const char *v = completion_view(&g, &len, &pending);
+        long cut = sqz_task_stop_at(task, v, len);
+        s->generated = strndup(v, cut >= 0 ? (size_t)cut : len);
         s->latency_s = lat, s->ttft_s = g.ttft >= 0 ? g.ttft : lat;
         s->n_prompt = n, s->n_gen = n_out;
         if (!s->generated)
@@ -173,7 +203,14 @@ static sqz_status generate_all(const sqz_eval_opts *o, eval_run *run, const sqz_
         int32_t *ids = NULL;
         int64_t nid = 0;
         bool trunc = false;
-        SQZ_TRY(prompt_ids(run->tok, it->prompt, n_ctx - max_new, &ids, &nid, &trunc));
+        size_t plen = strlen(it->prompt), fed = plen;
+        while (fed > 0 && strchr(" \t\r\n", it->prompt[fed - 1]))
+            fed--;
+        char *fed_prompt = strndup(it->prompt, fed);
+        SQZ_FAIL_IF(!fed_prompt, SQZ_ERR_NOMEM, "out of memory");
+        sqz_status pst = prompt_ids(run->tok, fed_prompt, n_ctx - max_new, &ids, &nid, &trunc);
+        free(fed_prompt);
+        SQZ_TRY(pst);
         *n_truncated += trunc;
         sqz_status st = SQZ_OK;
         for (int s = 0; s < ns && st == SQZ_OK; s++) {
@@ -182,7 +219,7 @@ static sqz_status generate_all(const sqz_eval_opts *o, eval_run *run, const sqz_
             smp->item_id = strdup(it->id), smp->prompt = strdup(it->prompt), smp->reference = strdup(it->reference);
             st = !smp->item_id || !smp->prompt || !smp->reference ? sqz_error(SQZ_ERR_NOMEM, "out of memory")
                  : nid < 1 ? sqz_error(SQZ_ERR_ARG, "item %s: empty prompt", it->id)
-                           : gen_one(run, task, &sp, ids, nid, max_new, smp);
+                           : gen_one(run, task, &sp, ids, nid, max_new, it->prompt + fed, smp);
         }
         free(ids);
         SQZ_TRY_CTX(st, "item %s: ", it->id);
