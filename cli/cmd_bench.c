@@ -5,6 +5,7 @@
 // (weight bytes per token × tokens/s) next to the machine's read bandwidth from a probe.
 #include <math.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cli.h"
 
@@ -71,23 +72,34 @@ static sqz_status run_test(sqz_ctx *c, bool pp, int64_t n, int reps, int64_t nv,
     return st;
 }
 
+// Peak resident set of this process so far, MiB (Linux: ru_maxrss in KiB).
+static double peak_rss_mib(void) {
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? (double)ru.ru_maxrss / 1024.0 : 0.0;
+}
+
+typedef struct {
+    double peak_mib, file_mib, kv_mib; // peak RSS after the tests (before the probe), file size, KV cache
+} mem_info;
+
 static void print_results(const char *fmt, const char *name, const sqz_model *m, int threads, const result *r, int nr,
-                          double probe) {
+                          double probe, const mem_info *mem) {
     const sqz_model_file *f = sqz_model_get_file(m);
     double mib = (double)sqz_model_file_nbytes(f) / (1024.0 * 1024.0), mparams = (double)sqz_model_file_n_params(f) / 1e6;
     if (!strcmp(fmt, "csv")) {
-        printf("model,size_mib,params_m,backend,threads,test,t_s_mean,t_s_sd,weight_gbps,probe_gbps\n");
+        printf("model,size_mib,params_m,backend,threads,test,t_s_mean,t_s_sd,weight_gbps,probe_gbps,peak_rss_mib,kv_mib\n");
         for (int i = 0; i < nr; i++)
-            printf("\"%s\",%.2f,%.2f,CPU-%s,%d,%s,%.3f,%.3f,%.3f,%.3f\n", name, mib, mparams, sqz_model_kernel_name(m),
-                   threads, r[i].test, r[i].mean, r[i].sd, r[i].gbps, probe);
+            printf("\"%s\",%.2f,%.2f,CPU-%s,%d,%s,%.3f,%.3f,%.3f,%.3f,%.1f,%.1f\n", name, mib, mparams,
+                   sqz_model_kernel_name(m), threads, r[i].test, r[i].mean, r[i].sd, r[i].gbps, probe, mem->peak_mib,
+                   mem->kv_mib);
     } else if (!strcmp(fmt, "json")) {
         printf("[\n");
         for (int i = 0; i < nr; i++)
             printf("  {\"model\": \"%s\", \"size_mib\": %.2f, \"params_m\": %.2f, \"backend\": \"CPU-%s\", "
                    "\"threads\": %d, \"test\": \"%s\", \"t_s_mean\": %.3f, \"t_s_sd\": %.3f, \"weight_gbps\": %.3f, "
-                   "\"probe_gbps\": %.3f}%s\n",
+                   "\"probe_gbps\": %.3f, \"peak_rss_mib\": %.1f, \"kv_mib\": %.1f}%s\n",
                    name, mib, mparams, sqz_model_kernel_name(m), threads, r[i].test, r[i].mean, r[i].sd, r[i].gbps, probe,
-                   i + 1 < nr ? "," : "");
+                   mem->peak_mib, mem->kv_mib, i + 1 < nr ? "," : "");
         printf("]\n");
     } else {
         printf("| model | size | params | backend | threads | test | t/s | weight GB/s |\n");
@@ -100,6 +112,9 @@ static void print_results(const char *fmt, const char *name, const sqz_model *m,
             printf("| %s | %.2f MiB | %.2f M | CPU %s | %d | %s | %.2f ± %.2f | %s |\n", name, mib, mparams,
                    sqz_model_kernel_name(m), threads, r[i].test, r[i].mean, r[i].sd, bw);
         }
+        double limit = mem->file_mib + mem->kv_mib + 64.0;
+        printf("\npeak RSS %.1f MiB (limit file %.1f + KV %.1f + 64 = %.1f MiB: %s)\n", mem->peak_mib, mem->file_mib,
+               mem->kv_mib, limit, mem->peak_mib <= limit ? "within" : "OVER");
     }
 }
 
@@ -143,7 +158,9 @@ int sqz_cmd_bench(int argc, char **argv) {
     if (sqz_model_load(&m, model, &lo) != SQZ_OK)
         goto done;
     int64_t need = n_pp > n_tg ? n_pp : n_tg, nv = sqz_model_get_config(m)->n_vocab;
-    if (sqz_ctx_new(&c, m, need > sqz_model_get_config(m)->n_ctx_train ? need : 0, n_pp > 0 ? n_pp : 1, (int)threads) != SQZ_OK)
+    // Context of exactly the positions the tests use (llama-bench does the same), so the KV cache
+    // in the memory figure is the one the run needs.
+    if (sqz_ctx_new(&c, m, need, n_pp > 0 ? n_pp : 1, (int)threads) != SQZ_OK)
         goto done;
     if (n_pp > 0 && run_test(c, true, n_pp, (int)reps, nv, &res[nr++]) != SQZ_OK)
         goto done;
@@ -153,10 +170,12 @@ int sqz_cmd_bench(int argc, char **argv) {
         res[nr].gbps = (double)sqz_model_weight_bytes(m) * res[nr].mean / 1e9;
         nr++;
     }
+    mem_info mem = {peak_rss_mib(), (double)sqz_model_file_nbytes(sqz_model_get_file(m)) / (1024.0 * 1024.0),
+                    (double)sqz_ctx_kv_bytes(c) / (1024.0 * 1024.0)};
     if (probe && sqz_measure_read_bandwidth(sqz_ctx_n_threads(c), 0, 5, &probe_gbps) != SQZ_OK)
         goto done;
     const char *base = strrchr(model, '/');
-    print_results(fmt, base && base[1] ? base + 1 : model, m, sqz_ctx_n_threads(c), res, nr, probe_gbps);
+    print_results(fmt, base && base[1] ? base + 1 : model, m, sqz_ctx_n_threads(c), res, nr, probe_gbps, &mem);
     rc = 0;
 done:
     if (rc)

@@ -1,21 +1,22 @@
-// sqz logits MODEL --ids "ID ID ..." [--out FILE] [-t N] [-c N] [--exact]
+// sqz logits MODEL --ids "ID ID ..." [--out FILE] [-t N] [-c N] [-b N] [--exact]
 // With --out: little-endian float32 logits, row-major [n_tokens][n_vocab]. Without: top 5 per position.
 #include <string.h>
 
 #include "cli.h"
 
 static const char *usage_text =
-    "usage: sqz logits MODEL --ids \"ID ID ...\" [--out FILE] [-t THREADS] [-c CTX] [--exact]\n"
+    "usage: sqz logits MODEL --ids \"ID ID ...\" [--out FILE] [-t THREADS] [-c CTX] [-b BATCH] [--exact]\n"
     "  --out FILE   write float32 logits [n_tokens][n_vocab] (little-endian) instead of printing the top 5\n"
+    "  -b BATCH     evaluate at most BATCH tokens per forward pass (default 512; 1 = token by token)\n"
     "  --exact      f32 activations for quantized weights (dequantize-then-dot reference path)\n";
 
 static void print_top5(const float *row, int64_t nv, int64_t pos, int32_t id) {
     int32_t best[5];
     int nb = 0;
     for (int32_t v = 0; v < nv; v++) {
-        int j = nb < 5 ? nb++ : 4;
-        if (j == 4 && nb == 5 && row[v] <= row[best[4]])
+        if (nb == 5 && row[v] <= row[best[4]]) // not better than the current 5th
             continue;
+        int j = nb < 5 ? nb++ : 4;
         while (j > 0 && row[best[j - 1]] < row[v])
             best[j] = best[j - 1], j--;
         best[j] = v;
@@ -29,7 +30,7 @@ static void print_top5(const float *row, int64_t nv, int64_t pos, int32_t id) {
 int sqz_cmd_logits(int argc, char **argv);
 int sqz_cmd_logits(int argc, char **argv) {
     const char *model = NULL, *ids_s = NULL, *out = NULL;
-    long long threads = 0, n_ctx = 0;
+    long long threads = 0, n_ctx = 0, n_batch = 0;
     sqz_load_opts lo = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -46,6 +47,10 @@ int sqz_cmd_logits(int argc, char **argv) {
         } else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) {
             if (!cli_parse_int("logits", a, v, &n_ctx))
                 return 2;
+            i++;
+        } else if (!strcmp(a, "-b") || !strcmp(a, "--batch")) {
+            if (!cli_parse_int("logits", a, v, &n_batch) || n_batch < 1)
+                return n_batch < 1 ? cli_usage_error("logits", "-b needs a positive count") : 2;
             i++;
         } else if (!strcmp(a, "--exact"))
             lo.exact = true;
@@ -73,7 +78,7 @@ int sqz_cmd_logits(int argc, char **argv) {
     int64_t nv = sqz_model_get_config(m)->n_vocab;
     if (n_ctx <= 0) // the model's context, or just enough for the ids when they need more
         n_ctx = n > sqz_model_get_config(m)->n_ctx_train ? n : 0;
-    if (sqz_ctx_new(&c, m, n_ctx, 0, (int)threads) != SQZ_OK)
+    if (sqz_ctx_new(&c, m, n_ctx, n_batch, (int)threads) != SQZ_OK)
         goto done;
     lg = malloc((size_t)n * (size_t)nv * sizeof *lg);
     if (!lg) {

@@ -60,6 +60,8 @@ void sqz_ctx_reset(sqz_ctx *c);
 int64_t sqz_ctx_pos(const sqz_ctx *c);
 int64_t sqz_ctx_n_ctx(const sqz_ctx *c);
 int sqz_ctx_n_threads(const sqz_ctx *c);
+// Bytes of the KV cache of the whole context (K and V, all layers, n_ctx positions).
+size_t sqz_ctx_kv_bytes(const sqz_ctx *c);
 
 // Logits wanted from sqz_ctx_eval.
 typedef enum sqz_eval_logits {
@@ -140,6 +142,65 @@ sqz_status sqz_perplexity(sqz_ctx *c, const int32_t *tokens, int64_t n_tokens, i
 // cores) stream-read disjoint parts of a freshly allocated buffer of `bytes` (0 → 1 GiB); best of
 // `reps` passes after one warm-up pass. SQZ_ERR_NOMEM if the buffer cannot be allocated.
 sqz_status sqz_measure_read_bandwidth(int n_threads, size_t bytes, int reps, double *gbps);
+
+// ================================ calibration capture ============================================
+// What the compress pipeline needs from the engine: run the transformer one block at a time on
+// many calibration sequences, see the input of every linear, and replace weights in memory.
+// Llama family only (GPT-2: SQZ_ERR_UNSUPPORTED).
+
+// The linear layers of a Llama block, in forward order.
+typedef enum sqz_lin_role {
+    SQZ_LIN_Q = 0, SQZ_LIN_K, SQZ_LIN_V, SQZ_LIN_O, SQZ_LIN_GATE, SQZ_LIN_UP, SQZ_LIN_DOWN, SQZ_LIN_COUNT
+} sqz_lin_role;
+
+// The four distinct linear inputs of a block: q/k/v share ATTN_IN (rmsnorm(x)), o reads ATTN_OUT
+// (the attention heads), gate/up share MLP_IN (rmsnorm(x)), down reads MLP_MID (silu(gate)·up).
+typedef enum sqz_capture_point {
+    SQZ_CAP_ATTN_IN = 0, SQZ_CAP_ATTN_OUT, SQZ_CAP_MLP_IN, SQZ_CAP_MLP_MID, SQZ_CAP_COUNT
+} sqz_capture_point;
+
+// Capture point of each role (Q/K/V → ATTN_IN, ...).
+sqz_capture_point sqz_lin_role_input(sqz_lin_role r);
+// "q", "k", "v", "o", "gate", "up", "down".
+const char *sqz_lin_role_name(sqz_lin_role r);
+
+// Called with the rows x [n][width] that are about to enter the linears of a capture point.
+// Return non-zero to stop the block there (the hidden states are then left unchanged).
+typedef int (*sqz_capture_cb)(void *user, sqz_capture_point p, const float *x, int64_t n, int64_t width);
+
+typedef struct sqz_linear_info {
+    const char *name; // tensor name in the model file (GGUF or HF naming)
+    sqz_type type;
+    int64_t n_out, n_in;
+    bool has_bias;
+} sqz_linear_info;
+
+// Shape, type and tensor name of linear `r` of block `layer`. Errors: layer/role out of range,
+// a GPT-2 model.
+sqz_status sqz_model_linear_info(const sqz_model *m, int64_t layer, sqz_lin_role r, sqz_linear_info *out);
+// The weights dequantized to out[n_out][n_in] (F32).
+sqz_status sqz_model_linear_get(const sqz_model *m, int64_t layer, sqz_lin_role r, float *out);
+// Replace the weights by `data` (n_out · row_size(type, n_in) bytes of any type the engine runs),
+// copied into memory the model owns; biases are kept. The file mapping is not touched.
+sqz_status sqz_model_linear_set(sqz_model *m, int64_t layer, sqz_lin_role r, sqz_type type, const void *data,
+                                size_t nbytes);
+// The RMSNorm weights [n_embd] in front of the attention (ffn = false) or the MLP (ffn = true);
+// _set copies `w` into owned memory (AWQ folds its input scales there).
+sqz_status sqz_model_norm_get(const sqz_model *m, int64_t layer, bool ffn, const float **out);
+sqz_status sqz_model_norm_set(sqz_model *m, int64_t layer, bool ffn, const float *w);
+
+// Token embeddings of ids[n] into x [n][n_embd]. Errors: ids outside the vocabulary.
+sqz_status sqz_model_embed(const sqz_model *m, const int32_t *ids, int64_t n, float *x);
+
+// Run block `layer` in place on x [n_seq·seq_len][n_embd]: n_seq independent sequences of
+// seq_len tokens, each at positions 0..seq_len−1 (the context's KV cache of that layer is
+// overwritten). cb (may be NULL) sees each capture point's input for all rows. The context needs
+// n_ctx ≥ n_seq·seq_len (its batch size is the rows per call). Mirrors sqz_forward_llama's block
+// exactly (tests/compress checks that all blocks + sqz_model_head give sqz_ctx_eval's logits).
+sqz_status sqz_block_forward(sqz_ctx *c, int64_t layer, float *x, int64_t n_seq, int64_t seq_len,
+                             sqz_capture_cb cb, void *user);
+// Final norm and lm_head: x [n][n_embd] → logits [n][n_vocab] (x is left unchanged).
+sqz_status sqz_model_head(sqz_ctx *c, const float *x, int64_t n, float *logits);
 
 #ifdef __cplusplus
 }

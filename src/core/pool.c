@@ -35,13 +35,25 @@ static void cpu_relax(void) {
 #endif
 }
 
+// One step of a spin-wait: mostly a pause, but every YIELD_EVERY steps the CPU is offered to other
+// threads. When there are more runnable threads than cores (a shared machine), the thread being
+// waited for may be descheduled; a pure spin would burn the waiter's whole time slice while it
+// holds the core the other one needs (a decode step has ~200 fork-joins, so that costs 10-100x).
+#define YIELD_EVERY 64
+static void spin_step(int i) {
+    if (i % YIELD_EVERY == YIELD_EVERY - 1)
+        sched_yield();
+    else
+        cpu_relax();
+}
+
 // Wait until the generation differs from `seen` (or quit); returns the new generation.
 static unsigned wait_for_work(sqz_pool *p, unsigned seen) {
     for (int i = 0; i < SPIN_ITERS; i++) {
         unsigned g = atomic_load(&p->gen);
         if (g != seen || atomic_load(&p->quit))
             return g;
-        cpu_relax();
+        spin_step(i);
     }
     pthread_mutex_lock(&p->mu);
     atomic_fetch_add(&p->n_sleeping, 1);
@@ -126,8 +138,5 @@ void sqz_pool_run(sqz_pool *p, sqz_pool_fn fn, void *arg) {
     }
     fn(arg, 0, p->n);
     for (int i = 0; atomic_load(&p->done) < p->n - 1; i++)
-        if (i < SPIN_ITERS)
-            cpu_relax();
-        else
-            sched_yield();
+        spin_step(i);
 }

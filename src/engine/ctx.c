@@ -31,6 +31,7 @@ sqz_status sqz_ctx_new(sqz_ctx **out, sqz_model *m, int64_t n_ctx, int64_t n_bat
     sqz_ctx *c = calloc(1, sizeof *c);
     SQZ_FAIL_IF(!c, SQZ_ERR_NOMEM, "out of memory");
     c->m = m, c->n_ctx = n_ctx, c->n_batch = n_batch, c->n_threads = n_threads;
+    c->n_ctx_pad = (n_ctx + 31) & ~(int64_t)31;
     sqz_status st = sqz_pool_new(&c->pool, n_threads);
     if (st != SQZ_OK) {
         free(c);
@@ -40,13 +41,14 @@ sqz_status sqz_ctx_new(sqz_ctx **out, sqz_model *m, int64_t n_ctx, int64_t n_bat
     size_t hw = (size_t)cfg->n_ff > 3 * d ? (size_t)cfg->n_ff : 3 * d, nb = (size_t)n_batch;
     bool ok = true;
     c->k_cache = alloc_f32((size_t)cfg->n_layer * (size_t)n_ctx * kvd, &ok);
-    c->v_cache = alloc_f32((size_t)cfg->n_layer * (size_t)n_ctx * kvd, &ok);
+    c->v_cache = calloc((size_t)cfg->n_layer * (size_t)c->n_ctx_pad * kvd, sizeof(float));
+    ok = ok && c->v_cache;
     c->x = alloc_f32(nb * d, &ok), c->xb = alloc_f32(nb * d, &ok);
     c->q = alloc_f32(nb * qd, &ok), c->att_out = alloc_f32(nb * qd, &ok);
     c->k = alloc_f32(nb * kvd, &ok), c->v = alloc_f32(nb * kvd, &ok);
     c->hb = alloc_f32(nb * hw, &ok), c->hb2 = alloc_f32(nb * hw, &ok);
     c->xa = malloc(nb * sqz_act_row_size(SQZ_ACT_F32, m->max_n_in));
-    c->att = alloc_f32((size_t)n_threads * (size_t)n_ctx, &ok);
+    c->att = alloc_f32((size_t)n_threads * (size_t)c->n_ctx_pad, &ok);
     c->wrow = alloc_f32((size_t)n_threads * (size_t)m->max_n_in, &ok);
     if (!ok || !c->xa) {
         sqz_ctx_free(c);
@@ -70,6 +72,11 @@ void sqz_ctx_reset(sqz_ctx *c) { c->pos = 0; }
 int64_t sqz_ctx_pos(const sqz_ctx *c) { return c->pos; }
 int64_t sqz_ctx_n_ctx(const sqz_ctx *c) { return c->n_ctx; }
 int sqz_ctx_n_threads(const sqz_ctx *c) { return c->n_threads; }
+size_t sqz_ctx_kv_bytes(const sqz_ctx *c) {
+    const sqz_model_config *cfg = &c->m->cfg;
+    return (size_t)cfg->n_layer * (size_t)(cfg->n_head_kv * cfg->head_dim) * sizeof(float) *
+           (size_t)(c->n_ctx + c->n_ctx_pad);
+}
 
 sqz_status sqz_ctx_eval(sqz_ctx *c, const int32_t *ids, int64_t n, sqz_eval_logits want, float *logits) {
     const sqz_model *m = c->m;

@@ -7,11 +7,15 @@
 
 // ---- small ops (single-threaded: O(n·d), negligible next to the linears) ------------------------
 
+// RMSNorm as ggml computes it: Σ of float squares in double, mean rounded to float, scale =
+// 1/sqrtf(mean + eps) in float, then (x·scale)·w. The same roundings as llama.cpp matter because
+// the result feeds an 8-bit activation quantizer (see kernels.h, "float vector ops").
 static void rmsnorm(float *out, const float *x, const float *w, int64_t d, float eps) {
     double ss = 0;
     for (int64_t i = 0; i < d; i++)
-        ss += (double)x[i] * x[i];
-    float s = (float)(1.0 / sqrt(ss / (double)d + eps));
+        ss += (double)(x[i] * x[i]);
+    float mean = (float)(ss / (double)d);
+    float s = 1.0f / sqrtf(mean + eps);
     for (int64_t i = 0; i < d; i++)
         out[i] = x[i] * s * w[i];
 }
@@ -28,19 +32,24 @@ static void layernorm(float *out, const float *x, const float *w, const float *b
         out[i] = (float)(x[i] - mean) * s * w[i] + b[i];
 }
 
-// Rotate each head's pairs by pos·inv_freq[i]: adjacent pairs (2i, 2i+1) for GGUF llama, halves
-// (i, i + hd/2) for HF checkpoints (and qwen2 GGUF). x: (n_heads, hd).
-static void rope(float *x, int64_t n_heads, int64_t hd, int64_t pos, const float *inv_freq, sqz_rope_layout layout) {
+// Rotate each head's pairs: adjacent pairs (2i, 2i+1) for GGUF llama, halves (i, i + hd/2) for HF
+// checkpoints (and qwen2 GGUF). x: (n_heads, hd). Angles as ggml forms them: θ starts at pos and is
+// multiplied by theta_scale = base^(-2/hd) (in float) per pair; angle = freq_scale·θ/ff[i]. The
+// rotation is fused the way llama.cpp's build compiles it (x0·cos − x1·sin as fma(x0, cos, −(x1·sin)),
+// x0·sin + x1·cos as fma(x0, sin, x1·cos)): with it, SmolLM2 Q4_1 logits match llama.cpp bit for bit.
+static void rope(float *x, int64_t n_heads, int64_t hd, int64_t pos, const sqz_model *m, sqz_rope_layout layout) {
     int64_t half = hd / 2;
+    float theta = (float)pos;
     for (int64_t i = 0; i < half; i++) {
-        double a = (double)pos * inv_freq[i];
-        float cs = (float)cos(a), sn = (float)sin(a);
+        float a = m->rope_freq_scale * (theta / m->rope_ff[i]);
+        float cs = cosf(a), sn = sinf(a);
+        theta *= m->rope_theta_scale;
         for (int64_t h = 0; h < n_heads; h++) {
             float *v = x + h * hd;
             int64_t i0 = layout == SQZ_ROPE_ADJACENT ? 2 * i : i, i1 = layout == SQZ_ROPE_ADJACENT ? 2 * i + 1 : i + half;
             float a0 = v[i0], a1 = v[i1];
-            v[i0] = a0 * cs - a1 * sn;
-            v[i1] = a0 * sn + a1 * cs;
+            v[i0] = fmaf(a0, cs, -(a1 * sn));
+            v[i1] = fmaf(a0, sn, a1 * cs);
         }
     }
 }
@@ -56,13 +65,13 @@ static void add_rows(float *x, const float *y, int64_t n) {
         x[i] += y[i];
 }
 
-// Write this batch's k and v rows into layer l's cache at positions pos0..pos0+n-1.
-static void cache_store(sqz_ctx *c, int64_t l, int64_t pos0, int64_t n, const float *k, const float *v, int64_t ldkv) {
+void sqz_cache_store(sqz_ctx *c, int64_t l, int64_t pos0, int64_t n, const float *k, const float *v, int64_t ldkv) {
     int64_t kvd = c->m->cfg.n_head_kv * c->m->cfg.head_dim;
-    float *kc = c->k_cache + (l * c->n_ctx + pos0) * kvd, *vc = c->v_cache + (l * c->n_ctx + pos0) * kvd;
+    float *kc = c->k_cache + (l * c->n_ctx + pos0) * kvd, *vt = c->v_cache + l * kvd * c->n_ctx_pad;
     for (int64_t t = 0; t < n; t++) {
         memcpy(kc + t * kvd, k + t * ldkv, (size_t)kvd * sizeof(float));
-        memcpy(vc + t * kvd, v + t * ldkv, (size_t)kvd * sizeof(float));
+        for (int64_t i = 0; i < kvd; i++)
+            vt[i * c->n_ctx_pad + pos0 + t] = v[t * ldkv + i];
     }
 }
 
@@ -72,30 +81,35 @@ typedef struct {
     int64_t l, pos0, n;
 } att_job;
 
-// One (token, head): softmax(q·Kᵀ/√hd) over positions 0..pos0+t, then the weighted sum of V.
-static void attend_one(sqz_ctx *c, int64_t l, int64_t pos, int64_t t, int64_t h, float *att) {
+// One (token, head): softmax(q·Kᵀ/√hd) over positions 0..pos, then the weighted sum of V — in
+// llama.cpp's order (no flash attention, F32 cache): KQ dots by ggml's vec_dot_f32; the softmax over
+// the row padded to 8 with -inf (whole 8-lane chunks, see sqz_vec_ops); probabilities scaled by
+// (float)(1/Σ); then each output dim as a dot of the transposed V row with the probabilities over
+// the cache padded to 32 (zeros beyond pos): ggml's vec_dot_f32 for one token, llamafile's 8-lane
+// chain for a batch (llama.cpp's F32 GEMM for two or more columns).
+static void attend_one(sqz_ctx *c, int64_t l, int64_t pos, int64_t t, int64_t h, float *att, bool batch) {
     const sqz_model_config *cfg = &c->m->cfg;
+    const sqz_vec_ops *ops = c->m->vec;
     int64_t hd = cfg->head_dim, kvd = cfg->n_head_kv * hd, kvh = h / (cfg->n_head / cfg->n_head_kv);
     const float *q = c->q + (t * cfg->n_head + h) * hd;
-    const float *kc = c->k_cache + l * c->n_ctx * kvd + kvh * hd, *vc = c->v_cache + l * c->n_ctx * kvd + kvh * hd;
+    const float *kc = c->k_cache + l * c->n_ctx * kvd + kvh * hd;
+    const float *vt = c->v_cache + (l * kvd + kvh * hd) * c->n_ctx_pad;
     float scale = 1.0f / sqrtf((float)hd), max = -INFINITY;
-    for (int64_t p = 0; p <= pos; p++) {
-        float s = 0;
-        for (int64_t i = 0; i < hd; i++)
-            s += q[i] * kc[p * kvd + i];
-        att[p] = s * scale;
+    int64_t n = pos + 1, n8 = (n + 7) & ~(int64_t)7, n32 = (n + 31) & ~(int64_t)31;
+    for (int64_t p = 0; p < n; p++) {
+        att[p] = ops->dot_f32(hd, kc + p * kvd, q) * scale;
         max = att[p] > max ? att[p] : max;
     }
-    float sum = 0;
-    for (int64_t p = 0; p <= pos; p++)
-        sum += att[p] = expf(att[p] - max);
-    float *out = c->att_out + (t * cfg->n_head + h) * hd, inv = 1.0f / sum;
-    memset(out, 0, (size_t)hd * sizeof *out);
-    for (int64_t p = 0; p <= pos; p++) {
-        float a = att[p] * inv;
-        for (int64_t i = 0; i < hd; i++)
-            out[i] += a * vc[p * kvd + i];
-    }
+    for (int64_t p = n; p < n8; p++)
+        att[p] = -INFINITY;
+    float inv = (float)(1.0 / ops->softmax_exp(n8, att, att, max));
+    for (int64_t p = 0; p < n; p++)
+        att[p] *= inv;
+    for (int64_t p = n; p < n32; p++)
+        att[p] = 0.0f;
+    float *out = c->att_out + (t * cfg->n_head + h) * hd;
+    for (int64_t i = 0; i < hd; i++)
+        out[i] = batch ? ops->dot_f32_chain(n8, vt + i * c->n_ctx_pad, att) : ops->dot_f32(n32, vt + i * c->n_ctx_pad, att);
 }
 
 static void attention_task(void *arg, int ith, int nth) {
@@ -103,7 +117,7 @@ static void attention_task(void *arg, int ith, int nth) {
     int64_t nh = j->c->m->cfg.n_head, lo, hi;
     sqz_split_range(j->n * nh, ith, nth, &lo, &hi);
     for (int64_t i = lo; i < hi; i++)
-        attend_one(j->c, j->l, j->pos0 + i / nh, i / nh, i % nh, j->c->att + ith * j->c->n_ctx);
+        attend_one(j->c, j->l, j->pos0 + i / nh, i / nh, i % nh, j->c->att + ith * j->c->n_ctx_pad, j->n > 1);
 }
 
 void sqz_attention(sqz_ctx *c, int64_t l, int64_t pos0, int64_t n) {
@@ -125,14 +139,14 @@ void sqz_forward_llama(sqz_ctx *c, const int32_t *ids, int64_t n) {
         // attention block: xb = rmsnorm(x); q (n, n_head, hd), k/v (n, n_head_kv, hd)
         for (int64_t t = 0; t < n; t++)
             rmsnorm(c->xb + t * d, c->x + t * d, L->attn_norm, d, eps);
-        sqz_linear_forward(c, &L->wq, c->xb, c->q, n);
-        sqz_linear_forward(c, &L->wk, c->xb, c->k, n);
-        sqz_linear_forward(c, &L->wv, c->xb, c->v, n);
+        const sqz_linear *qkv[3] = {&L->wq, &L->wk, &L->wv};
+        float *qkv_out[3] = {c->q, c->k, c->v};
+        sqz_linear_forward_multi(c, qkv, qkv_out, 3, c->xb, n);
         for (int64_t t = 0; t < n; t++) {
-            rope(c->q + t * qd, cfg->n_head, hd, c->pos + t, m->inv_freq, cfg->rope_layout);
-            rope(c->k + t * kvd, cfg->n_head_kv, hd, c->pos + t, m->inv_freq, cfg->rope_layout);
+            rope(c->q + t * qd, cfg->n_head, hd, c->pos + t, m, cfg->rope_layout);
+            rope(c->k + t * kvd, cfg->n_head_kv, hd, c->pos + t, m, cfg->rope_layout);
         }
-        cache_store(c, l, c->pos, n, c->k, c->v, kvd);
+        sqz_cache_store(c, l, c->pos, n, c->k, c->v, kvd);
         sqz_attention(c, l, c->pos, n); // att_out: (n, n_head, hd)
         // x += o(att_out)
         sqz_linear_forward(c, &L->wo, c->att_out, c->xb, n);
@@ -140,12 +154,11 @@ void sqz_forward_llama(sqz_ctx *c, const int32_t *ids, int64_t n) {
         // MLP block (SwiGLU): x += down(silu(gate(xb)) * up(xb)), xb = rmsnorm(x); hb/hb2: (n, ff)
         for (int64_t t = 0; t < n; t++)
             rmsnorm(c->xb + t * d, c->x + t * d, L->ffn_norm, d, eps);
-        sqz_linear_forward(c, &L->w_gate, c->xb, c->hb, n);
-        sqz_linear_forward(c, &L->w_up, c->xb, c->hb2, n);
-        for (int64_t i = 0; i < n * ff; i++) {
-            float g = c->hb[i];
-            c->hb[i] = g / (1.0f + expf(-g)) * c->hb2[i];
-        }
+        const sqz_linear *gu[2] = {&L->w_gate, &L->w_up};
+        float *gu_out[2] = {c->hb, c->hb2};
+        sqz_linear_forward_multi(c, gu, gu_out, 2, c->xb, n);
+        for (int64_t t = 0; t < n; t++) // row by row: ggml's 8-lane chunks restart at each row
+            m->vec->silu_mul(ff, c->hb + t * ff, c->hb2 + t * ff);
         sqz_linear_forward(c, &L->w_down, c->hb, c->xb, n);
         add_rows(c->x, c->xb, n * d);
     }
@@ -177,7 +190,7 @@ void sqz_forward_gpt2(sqz_ctx *c, const int32_t *ids, int64_t n) {
         sqz_linear_forward(c, &L->wqkv, c->xb, c->hb, n);
         for (int64_t t = 0; t < n; t++)
             memcpy(c->q + t * d, c->hb + t * 3 * d, (size_t)d * sizeof(float));
-        cache_store(c, l, c->pos, n, c->hb + d, c->hb + 2 * d, 3 * d);
+        sqz_cache_store(c, l, c->pos, n, c->hb + d, c->hb + 2 * d, 3 * d);
         sqz_attention(c, l, c->pos, n);
         // x += c_proj(att_out)
         sqz_linear_forward(c, &L->wo, c->att_out, c->xb, n);

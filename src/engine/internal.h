@@ -38,6 +38,10 @@ struct sqz_model {
     const float *out_norm, *out_norm_b;
     sqz_linear lm_head;         // [n_vocab][n_embd] (the token embedding when tied)
     float *inv_freq;            // RoPE: [head_dim/2] inverse frequencies, scaling applied
+    float *rope_ff;             // RoPE as ggml: [head_dim/2] frequency divisors (1, or llama3 factors)
+    float rope_theta_scale;     // base^(-2/head_dim) in float
+    float rope_freq_scale;      // 1/factor for linear scaling, else 1
+    const sqz_vec_ops *vec;     // float vector ops (llama.cpp rounding)
     int64_t max_n_in;           // largest n_in over all linears (scratch sizing)
     void **owned;               // transformed tensors (freed with the model)
     int n_owned;
@@ -52,24 +56,42 @@ struct sqz_ctx {
     sqz_pool *pool;
     int n_threads;
     int64_t n_ctx, n_batch, pos;
-    float *k_cache, *v_cache; // [n_layer][n_ctx][n_head_kv*head_dim]
+    int64_t n_ctx_pad;        // n_ctx rounded up to 32
+    // k_cache [n_layer][n_ctx][n_head_kv*head_dim]; v_cache transposed, [n_layer][n_head_kv*head_dim]
+    // [n_ctx_pad] (zero-initialized so the padded tail of an attention dot reads finite values).
+    float *k_cache, *v_cache;
     // Scratch for one batch of up to n_batch tokens (rows of each buffer are tokens).
     float *x, *xb, *q, *k, *v, *att_out, *hb, *hb2; // x/xb (n_embd), q/att_out (n_head*hd), k/v (kv dim), hb/hb2 (max(n_ff, 3*n_embd))
     void *xa;            // activations converted for the kernels: n_batch rows of the widest layer
-    float *att;          // [n_threads][n_ctx] attention scores
+    float *att;          // [n_threads][n_ctx_pad] attention scores
     float *wrow;         // [n_threads][max_n_in] exact mode: one dequantized weight row
 };
 
 // Linear layer over n rows of activations: x [n][n_in] → y [n][n_out] (contiguous rows).
 void sqz_linear_forward(sqz_ctx *c, const sqz_linear *l, const float *x, float *y, int64_t n);
 
+// The same for nl linears sharing the input x (same n_in): ys[i] [n][ls[i]->n_out]. One activation
+// conversion and one pool run when their kernels take the same activation type.
+void sqz_linear_forward_multi(sqz_ctx *c, const sqz_linear *const *ls, float *const *ys, int nl, const float *x, int64_t n);
+
 // One batch (n ≤ n_batch tokens at positions c->pos ..): fills the KV cache and leaves the final
 // normalized hidden states in c->xb [n][n_embd]. Logits are the caller's business.
 void sqz_forward_llama(sqz_ctx *c, const int32_t *ids, int64_t n);
 void sqz_forward_gpt2(sqz_ctx *c, const int32_t *ids, int64_t n);
 
+// Write n tokens' k and v rows (row stride ldkv) into layer l's cache at positions pos0...
+void sqz_cache_store(sqz_ctx *c, int64_t l, int64_t pos0, int64_t n, const float *k, const float *v, int64_t ldkv);
+
 // Causal attention for tokens t in [0, n) at positions pos0+t, reading layer l's cache:
 // q [n][n_head*hd] → out [n][n_head*hd]. Uses the pool (one (token, head) pair per task).
 void sqz_attention(sqz_ctx *c, int64_t l, int64_t pos0, int64_t n);
+
+// ---- GPTQ-layout linears (gptq_load.c) ----
+// Whether the HF model has <base>.qweight for a weight named <base>.weight.
+bool sqz_gptq_linear_present(const sqz_model *m, const char *weight_name);
+// Unpack <base>.{qweight,qzeros,scales,g_idx} (bits/format from config.json's quantization_config)
+// into a dense F32 linear [n_out][n_in]; *owned is the allocation to free with the model.
+sqz_status sqz_gptq_linear_load(sqz_model *m, sqz_linear *l, const char *weight_name, int64_t n_out, int64_t n_in,
+                                float **owned);
 
 #endif

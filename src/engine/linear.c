@@ -96,3 +96,62 @@ void sqz_linear_forward(sqz_ctx *c, const sqz_linear *l, const float *x, float *
     }
     sqz_pool_run(c->pool, linear_task, &j);
 }
+
+// ---- several linears over the same input -------------------------------------------------------------
+// q/k/v (and gate/up) read the same activations: convert them once and run all outputs in one pool
+// job, the threads splitting the concatenated output rows, so a decode step pays one barrier instead
+// of three (two). Falls back to one call per linear when the kernels want different activations.
+typedef struct {
+    sqz_ctx *c;
+    const sqz_linear *const *ls;
+    float *const *ys;
+    int nl;
+    const float *x;
+    int64_t n;
+    size_t act_row;
+    bool converted;
+} multi_job;
+
+static void multi_task(void *arg, int ith, int nth) {
+    const multi_job *j = arg;
+    int64_t total = 0;
+    for (int i = 0; i < j->nl; i++)
+        total += j->ls[i]->n_out;
+    int64_t r0, r1, base = 0;
+    sqz_split_range(total, ith, nth, &r0, &r1);
+    for (int i = 0; i < j->nl; i++) {
+        const sqz_linear *l = j->ls[i];
+        int64_t lo = r0 > base ? r0 - base : 0, hi = r1 - base < l->n_out ? r1 - base : l->n_out;
+        if (lo < hi) {
+            linear_job lj = {j->c, l, j->x, j->ys[i], j->n, j->converted ? sqz_act_converter(l->k->act) : NULL, j->act_row};
+            dot_rows(&lj, ith, lo, hi);
+            if (l->b)
+                for (int64_t t = 0; t < j->n; t++)
+                    for (int64_t o = lo; o < hi; o++)
+                        j->ys[i][t * l->n_out + o] += l->b[o];
+        }
+        base += l->n_out;
+    }
+}
+
+void sqz_linear_forward_multi(sqz_ctx *c, const sqz_linear *const *ls, float *const *ys, int nl, const float *x, int64_t n) {
+    bool same = true;
+    for (int i = 0; i < nl; i++)
+        same = same && !ls[i]->exact && ls[i]->type != SQZ_TYPE_F32 && ls[i]->n_in == ls[0]->n_in &&
+               ls[i]->k->act == ls[0]->k->act;
+    if (!same || (ls[0]->type == SQZ_TYPE_F32 && n > 1)) {
+        for (int i = 0; i < nl; i++)
+            sqz_linear_forward(c, ls[i], x, ys[i], n);
+        return;
+    }
+    const sqz_linear *l = ls[0];
+    multi_job j = {c, ls, ys, nl, x, n, sqz_act_row_size(l->k->act, l->n_in), l->k->act != SQZ_ACT_F32};
+    if (j.converted) {
+        linear_job cj = {c, l, x, NULL, n, sqz_act_converter(l->k->act), j.act_row};
+        if (n == 1)
+            cj.convert(x, c->xa, l->n_in);
+        else
+            sqz_pool_run(c->pool, convert_task, &cj);
+    }
+    sqz_pool_run(c->pool, multi_task, &j);
+}

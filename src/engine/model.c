@@ -103,7 +103,7 @@ static sqz_status init_linear(sqz_model *m, sqz_linear *l, const sqz_tensor *t, 
     const sqz_kernel *k = sqz_kernel_for(t->type);
     SQZ_FAIL_IF(!k, SQZ_ERR_UNSUPPORTED, "tensor '%s': weight type %s is not supported by the engine", name,
                 sqz_type_name(t->type));
-    SQZ_FAIL_IF(k->act == SQZ_ACT_Q8A && n_in % QK8A, SQZ_ERR_FORMAT,
+    SQZ_FAIL_IF(k->act != SQZ_ACT_F32 && n_in % QK8A, SQZ_ERR_FORMAT,
                 "tensor '%s': %lld columns is not a multiple of the %s block", name, (long long)n_in,
                 sqz_type_name(t->type));
     size_t row = sqz_type_row_size(t->type, n_in);
@@ -147,11 +147,14 @@ static sqz_status layer_linear(const loader *ld, sqz_linear *l, int il, role rw,
                                int64_t n_in, bool opt) {
     char name[256];
     const sqz_tensor *t = find_role(ld, rw, il, name, sizeof name);
-    if (!t) {
+    if (!t && ld->hf && !ld->gpt2 && sqz_gptq_linear_present(ld->m, name)) { // GPTQ layout: dense after unpacking
+        float *owned;
+        SQZ_TRY(sqz_gptq_linear_load(ld->m, l, name, n_out, n_in, &owned));
+        SQZ_TRY(keep(ld->m, owned, (size_t)(n_out * n_in) * sizeof(float)));
+    } else if (!t) {
         SQZ_FAIL_IF(!opt, SQZ_ERR_NOT_FOUND, "missing tensor '%s'", name);
         return SQZ_OK;
-    }
-    if (ld->hf && ld->gpt2)
+    } else if (ld->hf && ld->gpt2)
         SQZ_TRY(init_conv1d(ld->m, l, t, name, n_out, n_in));
     else
         SQZ_TRY(init_linear(ld->m, l, t, name, n_out, n_in));
@@ -249,14 +252,17 @@ static sqz_status init_rope(sqz_model *m) {
     const sqz_model_config *c = &m->cfg;
     int64_t half = c->head_dim / 2;
     m->inv_freq = malloc((size_t)(half > 0 ? half : 1) * sizeof *m->inv_freq);
-    SQZ_FAIL_IF(!m->inv_freq, SQZ_ERR_NOMEM, "out of memory");
+    m->rope_ff = malloc((size_t)(half > 0 ? half : 1) * sizeof *m->rope_ff);
+    SQZ_FAIL_IF(!m->inv_freq || !m->rope_ff, SQZ_ERR_NOMEM, "out of memory");
+    m->rope_theta_scale = powf((float)c->rope_theta, -2.0f / (float)c->head_dim);
+    m->rope_freq_scale = c->rope_scaling == SQZ_ROPE_SCALING_LINEAR && c->rope_factor > 0 ? (float)(1.0 / c->rope_factor) : 1.0f;
     const sqz_tensor *ff = sqz_model_file_find(m->file, "rope_freqs.weight"); // GGUF llama3 factors
     SQZ_FAIL_IF(ff && (ff->type != SQZ_TYPE_F32 || sqz_tensor_nelements(ff) != half), SQZ_ERR_FORMAT,
                 "tensor 'rope_freqs.weight': expected %lld f32 values", (long long)half);
     for (int64_t i = 0; i < half; i++) {
         double f = pow(c->rope_theta, -2.0 * (double)i / (double)c->head_dim);
+        float v = 1.0f;
         if (ff) {
-            float v;
             memcpy(&v, (const uint8_t *)ff->data + 4 * i, 4);
             f /= v;
         } else if (c->rope_scaling == SQZ_ROPE_SCALING_LINEAR && c->rope_factor > 0) {
@@ -274,6 +280,9 @@ static sqz_status init_rope(sqz_model *m) {
             }
         }
         m->inv_freq[i] = (float)f;
+        // ggml's form: the unscaled frequency divided by ff (llama3 factors; linear goes to freq_scale).
+        double f0 = pow(c->rope_theta, -2.0 * (double)i / (double)c->head_dim);
+        m->rope_ff[i] = ff ? v : c->rope_scaling == SQZ_ROPE_SCALING_LLAMA3 ? (float)(f0 / f) : 1.0f;
     }
     return SQZ_OK;
 }
@@ -319,6 +328,7 @@ static sqz_status load(sqz_model *m) {
     for (int il = 0; il < m->cfg.n_layer; il++)
         SQZ_TRY(ld.gpt2 ? load_layer_gpt2(&ld, il) : load_layer_llama(&ld, il));
     SQZ_TRY(init_rope(m));
+    m->vec = sqz_vec_ops_get();
     if (m->cfg.n_embd > m->max_n_in)
         m->max_n_in = m->cfg.n_embd;
     snprintf(m->kernel_name, sizeof m->kernel_name, "%s%s", sqz_kernels_isa_name(), m->opts.exact ? "+exact" : "");
@@ -355,6 +365,7 @@ void sqz_model_free(sqz_model *m) {
     free(m->owned);
     free(m->layers);
     free(m->inv_freq);
+    free(m->rope_ff);
     sqz_tokenizer_free(m->tok);
     sqz_model_file_free(m->file);
     free(m);

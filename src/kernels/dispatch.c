@@ -9,12 +9,12 @@
 static const sqz_kernel ref_table[SQZ_TYPE_COUNT] = {
     [SQZ_TYPE_F32] = K(SQZ_ACT_F32, sqz_dot_f32_ref),   [SQZ_TYPE_F16] = K(SQZ_ACT_F32, sqz_dot_f16_ref),
     [SQZ_TYPE_BF16] = K(SQZ_ACT_F32, sqz_dot_bf16_ref), [SQZ_TYPE_Q8_0] = K(SQZ_ACT_Q8A, sqz_dot_q8_0_ref),
-    [SQZ_TYPE_Q4_0] = K(SQZ_ACT_Q8A, sqz_dot_q4_0_ref), [SQZ_TYPE_Q4_1] = K(SQZ_ACT_Q8A, sqz_dot_q4_1_ref),
+    [SQZ_TYPE_Q4_0] = K(SQZ_ACT_Q8A, sqz_dot_q4_0_ref), [SQZ_TYPE_Q4_1] = K(SQZ_ACT_Q8A1, sqz_dot_q4_1_ref),
 };
 static const sqz_kernel avx2_table[SQZ_TYPE_COUNT] = {
     [SQZ_TYPE_F32] = K(SQZ_ACT_F32, sqz_dot_f32_avx2),   [SQZ_TYPE_F16] = K(SQZ_ACT_F32, sqz_dot_f16_avx2),
     [SQZ_TYPE_BF16] = K(SQZ_ACT_F32, sqz_dot_bf16_avx2), [SQZ_TYPE_Q8_0] = K(SQZ_ACT_Q8A, sqz_dot_q8_0_avx2),
-    [SQZ_TYPE_Q4_0] = K(SQZ_ACT_Q8A, sqz_dot_q4_0_avx2), [SQZ_TYPE_Q4_1] = K(SQZ_ACT_Q8A, sqz_dot_q4_1_avx2),
+    [SQZ_TYPE_Q4_0] = K(SQZ_ACT_Q8A, sqz_dot_q4_0_avx2), [SQZ_TYPE_Q4_1] = K(SQZ_ACT_Q8A1, sqz_dot_q4_1_avx2),
 };
 static const sqz_kernel avx512_table[SQZ_TYPE_COUNT] = {
     [SQZ_TYPE_F32] = K(SQZ_ACT_F32, sqz_dot_f32_avx512),
@@ -22,7 +22,7 @@ static const sqz_kernel avx512_table[SQZ_TYPE_COUNT] = {
     [SQZ_TYPE_BF16] = K(SQZ_ACT_F32, sqz_dot_bf16_avx512),
     [SQZ_TYPE_Q8_0] = K(SQZ_ACT_Q8A, sqz_dot_q8_0_avx512vnni),
     [SQZ_TYPE_Q4_0] = K(SQZ_ACT_Q8A, sqz_dot_q4_0_avx512vnni),
-    [SQZ_TYPE_Q4_1] = K(SQZ_ACT_Q8A, sqz_dot_q4_1_avx512vnni),
+    [SQZ_TYPE_Q4_1] = K(SQZ_ACT_Q8A1, sqz_dot_q4_1_avx512vnni),
 };
 
 static int has(const char *feature) {
@@ -75,6 +75,8 @@ sqz_act_fn sqz_act_converter_isa(sqz_act_type a, sqz_isa isa) {
         return NULL;
     if (a == SQZ_ACT_F32)
         return act_f32_copy;
+    if (a == SQZ_ACT_Q8A1)
+        return isa == SQZ_ISA_REF ? sqz_quant_row_q8a1_ref : sqz_quant_row_q8a1_avx2;
     return isa == SQZ_ISA_REF ? sqz_quant_row_q8a_ref : sqz_quant_row_q8a_avx2;
 }
 
@@ -83,3 +85,11 @@ sqz_act_fn sqz_act_converter(sqz_act_type a) { return sqz_act_converter_isa(a, s
 size_t sqz_act_row_size(sqz_act_type a, int64_t n) {
     return a == SQZ_ACT_F32 ? (size_t)n * sizeof(float) : (size_t)(n / QK8A) * sizeof(block_q8a);
 }
+
+const sqz_vec_ops *sqz_vec_ops_isa(sqz_isa isa) {
+    if (!sqz_isa_supported(isa))
+        return NULL;
+    return isa == SQZ_ISA_REF ? &sqz_vec_ops_ref : &sqz_vec_ops_avx2;
+}
+
+const sqz_vec_ops *sqz_vec_ops_get(void) { return sqz_vec_ops_isa(sqz_kernels_isa()); }

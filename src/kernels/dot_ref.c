@@ -3,12 +3,15 @@
 // against Q8A activations, then scale: Q8_0 dw*dx*Σqw·qx, Q4_0 dw*(dx*Σq·qx - 8*s), Q4_1
 // dw*dx*Σq·qx + m*s (s = dx*Σqx).
 #include <math.h>
+#include <stdbool.h>
+#include <string.h>
 
 #include "kernels/kernels.h"
 
 // Q8A: d = absmax/127, qs = round-half-even(x·127/absmax), then d is rounded to fp16 (as ggml's
-// Q8_0 activations are, so sqz and llama.cpp see the same activations) and s = d*Σqs.
-void sqz_quant_row_q8a_ref(const float *x, void *y, int64_t n) {
+// Q8_0 activations are, so sqz and llama.cpp see the same activations) and s = d*Σqs (Q8A) or
+// fp16(d_unrounded*Σqs) (Q8A1, ggml's Q8_1).
+static void quant_row(const float *x, void *y, int64_t n, bool s_fp16) {
     block_q8a *b = y;
     for (int64_t i = 0; i < n / QK8A; i++) {
         const float *xb = x + i * QK8A;
@@ -23,9 +26,12 @@ void sqz_quant_row_q8a_ref(const float *x, void *y, int64_t n) {
             sum += q;
         }
         b[i].d = sqz_fp16_to_fp32(sqz_fp32_to_fp16(d));
-        b[i].s = b[i].d * (float)sum;
+        b[i].s = s_fp16 ? sqz_fp16_to_fp32(sqz_fp32_to_fp16(d * (float)sum)) : b[i].d * (float)sum;
     }
 }
+
+void sqz_quant_row_q8a_ref(const float *x, void *y, int64_t n) { quant_row(x, y, n, false); }
+void sqz_quant_row_q8a1_ref(const float *x, void *y, int64_t n) { quant_row(x, y, n, true); }
 
 void sqz_dot_f32_ref(int64_t n, const void *w, const void *x, float *out) {
     const float *a = w, *b = x;
@@ -95,3 +101,90 @@ void sqz_dot_q4_1_ref(int64_t n, const void *w, const void *x, float *out) {
     }
     *out = s;
 }
+
+// ---- vector ops (scalar versions of the ggml AVX2 sequences; fmaf is the fused op, so each lane
+// is computed exactly as one lane of the vector code) -------------------------------------------------
+static inline uint32_t f2u(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+static inline float u2f(uint32_t u) {
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+// exp(x): x = n·ln2 + b with n = round(x/ln2) (via the 1.5·2^23 shifter), e^b by a degree-5
+// polynomial, 2^n spliced into the exponent; |n| > 126 takes the two-factor scaling path and
+// |n| > 192 saturates to 0 or inf.
+float sqz_expf_ggml(float x) {
+    const float shift = 0x1.8p23f;
+    float z = fmaf(x, 0x1.715476p+0f, shift), n = z - shift;
+    float b = fmaf(-n, 0x1.7f7d1cp-20f, fmaf(-n, 0x1.62e4p-1f, x));
+    uint32_t e = f2u(z) << 23;
+    float k = u2f(e + f2u(1.0f));
+    float u = b * b;
+    float j = fmaf(fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)), u,
+                   0x1.ffffecp-1f * b);
+    float an = fabsf(n);
+    if (!(an > 126.0f))
+        return fmaf(j, k, k);
+    uint32_t g = n <= 0.0f ? 0x82000000u : 0u;
+    float s1 = u2f(g + 0x7f000000u), s2 = u2f(e - g);
+    if (an > 192.0f)
+        return s1 * s1;
+    return fmaf(s2, j, s2) * s1;
+}
+
+static void silu_mul_ref(int64_t n, float *g, const float *up) {
+    int64_t i = 0, nv = n & ~(int64_t)7; // whole 8-lane chunks use the polynomial, the tail libm
+    for (; i < nv; i++)
+        g[i] = g[i] / (1.0f + sqz_expf_ggml(0.0f - g[i])) * up[i];
+    for (; i < n; i++)
+        g[i] = g[i] / (1.0f + expf(-g[i])) * up[i];
+}
+
+static double softmax_exp_ref(int64_t n, float *y, const float *x, float max) {
+    double sum = 0;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        float l[8];
+        for (int k = 0; k < 8; k++)
+            l[k] = y[i + k] = sqz_expf_ggml(x[i + k] - max);
+        float h[4] = {l[4] + l[0], l[5] + l[1], l[6] + l[2], l[7] + l[3]};
+        sum += (double)((h[0] + h[2]) + (h[1] + h[3]));
+    }
+    for (; i < n; i++)
+        sum += (double)(y[i] = expf(x[i] - max));
+    return sum;
+}
+
+static float dot_f32_ggml_ref(int64_t n, const float *a, const float *b) {
+    float acc[4][8] = {{0}};
+    int64_t np = n & ~(int64_t)31;
+    for (int64_t i = 0; i < np; i += 32)
+        for (int k = 0; k < 4; k++)
+            for (int l = 0; l < 8; l++)
+                acc[k][l] = fmaf(a[i + 8 * k + l], b[i + 8 * k + l], acc[k][l]);
+    float r[8], t[4];
+    for (int l = 0; l < 8; l++)
+        r[l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
+    for (int l = 0; l < 4; l++)
+        t[l] = r[l] + r[l + 4];
+    double s = (double)((t[0] + t[1]) + (t[2] + t[3]));
+    for (int64_t i = np; i < n; i++)
+        s += (double)(a[i] * b[i]);
+    return (float)s;
+}
+
+static float dot_f32_chain_ref(int64_t n, const float *a, const float *b) {
+    float acc[8] = {0};
+    for (int64_t i = 0; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++)
+            acc[l] = fmaf(a[i + l], b[i + l], acc[l]);
+    float h[4] = {acc[4] + acc[0], acc[5] + acc[1], acc[6] + acc[2], acc[7] + acc[3]};
+    return (h[0] + h[2]) + (h[1] + h[3]);
+}
+
+const sqz_vec_ops sqz_vec_ops_ref = {silu_mul_ref, softmax_exp_ref, dot_f32_ggml_ref, dot_f32_chain_ref};

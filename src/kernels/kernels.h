@@ -24,6 +24,10 @@ static_assert(sizeof(block_q8a) == 40, "block_q8a is 40 bytes");
 typedef enum sqz_act_type {
     SQZ_ACT_F32 = 0, // activations used as they are
     SQZ_ACT_Q8A = 1, // activations quantized to block_q8a (n must be a multiple of 32)
+    // As Q8A, but s = fp16(d_f32 * Σqs), rounded to fp16 from the unrounded scale: ggml's Q8_1, the
+    // activation type llama.cpp pairs with Q4_1 weights. Bit-identical activations matter: on
+    // SmolLM2 the 8-bit activation noise alone moves logits by ~1, so only the same noise agrees.
+    SQZ_ACT_Q8A1 = 2,
 } sqz_act_type;
 
 // out = dot(w[0..n), x[0..n)) where w is one weight row in its storage type and x one activation
@@ -59,8 +63,36 @@ const char *sqz_kernels_isa_name(void);
 // Whether this CPU can run an ISA tier.
 int sqz_isa_supported(sqz_isa isa);
 
+// ---- float vector ops with llama.cpp's (ggml-cpu, AVX2) rounding ------------------------------------
+// Bit-for-bit parity with llama.cpp on quantized models needs more than the same dot products: every
+// float op feeding an 8-bit activation quantizer must round the same way, or a flipped rounding of one
+// activation grows into logit differences of ~1 on SmolLM2. These ops fix the evaluation order:
+//   exp:      the Arm optimized-routines expf polynomial (max error 1.45 ulp) ggml uses for SiLU and
+//             softmax, 8 lanes at a time; libm expf for a tail shorter than 8.
+//   dot_f32:  4 accumulators of 8 lanes over steps of 32, reduced (a0+a2)+(a1+a3), then the 8 lanes by
+//             128-bit halves and two horizontal adds ((l0+l1)+(l2+l3)); tail products added in double.
+//   dot_f32_chain: one 8-lane fused-multiply-add chain, reduced hi+lo, then (s0+s2)+(s1+s3) (llamafile's
+//             tinyBLAS, which llama.cpp uses for F32 matrix products of 2 or more columns); n % 8 == 0.
+typedef struct sqz_vec_ops {
+    // g[i] = silu(g[i]) * up[i] = g/(1+exp(-g)) * up, i in [0, n).
+    void (*silu_mul)(int64_t n, float *g, const float *up);
+    // y[i] = exp(x[i] - max); returns Σ y in double, summed per 8-lane chunk in float as ggml does.
+    double (*softmax_exp)(int64_t n, float *y, const float *x, float max);
+    float (*dot_f32)(int64_t n, const float *a, const float *b);
+    float (*dot_f32_chain)(int64_t n, const float *a, const float *b);
+} sqz_vec_ops;
+
+// The vector ops for the best ISA / a given ISA (NULL if that ISA is not usable here). Every tier
+// returns bit-identical results (tests/kernels/test_dot.c checks it).
+const sqz_vec_ops *sqz_vec_ops_get(void);
+const sqz_vec_ops *sqz_vec_ops_isa(sqz_isa isa);
+extern const sqz_vec_ops sqz_vec_ops_ref, sqz_vec_ops_avx2;
+// One lane of the ggml exp (scalar reference).
+float sqz_expf_ggml(float x);
+
 // ---- per-ISA tables (defined in dot_ref.c, x86/dot_avx2.c, x86/dot_avx512.c) -------------------
 void sqz_quant_row_q8a_ref(const float *x, void *y, int64_t n);
+void sqz_quant_row_q8a1_ref(const float *x, void *y, int64_t n);
 void sqz_dot_f32_ref(int64_t n, const void *w, const void *x, float *out);
 void sqz_dot_f16_ref(int64_t n, const void *w, const void *x, float *out);
 void sqz_dot_bf16_ref(int64_t n, const void *w, const void *x, float *out);
@@ -69,6 +101,7 @@ void sqz_dot_q4_0_ref(int64_t n, const void *w, const void *x, float *out);
 void sqz_dot_q4_1_ref(int64_t n, const void *w, const void *x, float *out);
 
 void sqz_quant_row_q8a_avx2(const float *x, void *y, int64_t n);
+void sqz_quant_row_q8a1_avx2(const float *x, void *y, int64_t n);
 void sqz_dot_f32_avx2(int64_t n, const void *w, const void *x, float *out);
 void sqz_dot_f16_avx2(int64_t n, const void *w, const void *x, float *out);
 void sqz_dot_bf16_avx2(int64_t n, const void *w, const void *x, float *out);

@@ -29,6 +29,13 @@ expect "generate --ids" "$want" "$($SQZ generate $G --prompt-ids "$ids" --temp 0
 ids=$("$PY" -c "import json;print(' '.join(map(str,json.load(open('$R/stories260K-hf/logits_llamacpp_from_hf_gguf.json'))['cases'][2]['prompt_ids'])))")
 want=$("$PY" -c "import json;print(' '.join(map(str,json.load(open('$R/stories260K-hf/logits_llamacpp_from_hf_gguf.json'))['cases'][2]['greedy_ids'])))")
 expect "generate GQA --ids" "$want" "$($SQZ generate $R/stories260K-hf --prompt-ids "$ids" --temp 0 -n 32 --ignore-eos --ids)"
+# --stream prints the same text (tokens written as they come, stop-string prefixes held back)
+expect "generate --stream" ", pixels unfolding like petals. Classifications unfold, a kaleidos" \
+    "$($SQZ generate $G -p "Once upon a time" --temp 0 -n 32 --ignore-eos -t 2 --stream)"
+expect "generate --stream --stop" ", pixels" "$($SQZ generate $G -p "Once upon a time" --temp 0 -n 32 --stop " unfolding" --stream)"
+# a reader that stops early (head) gets the start of the text
+first=$( { $SQZ generate $G -p "Once upon a time" --temp 0 -n 32 --ignore-eos -t 1 --stream; } | head -c 8)
+expect "generate --stream first bytes" ", pixels" "$first"
 # stop strings cut the output before the stop string
 expect "generate --stop" ", pixels" "$($SQZ generate $G -p "Once upon a time" --temp 0 -n 32 --stop " unfolding")"
 # sampling is deterministic for a seed

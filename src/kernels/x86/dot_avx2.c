@@ -2,6 +2,7 @@
 // so). Each mirrors its scalar `_ref` in dot_ref.c; tests/kernels/test_dot.c holds the budgets.
 #include <immintrin.h>
 #include <math.h>
+#include <stdbool.h>
 
 #include "kernels/kernels.h"
 
@@ -19,7 +20,7 @@ static inline int hsum256_epi32(__m256i v) {
     return _mm_cvtsi128_si32(s);
 }
 
-void sqz_quant_row_q8a_avx2(const float *x, void *y, int64_t n) {
+static inline void quant_row(const float *x, void *y, int64_t n, bool s_fp16) {
     block_q8a *b = y;
     const __m256 sign = _mm256_set1_ps(-0.0f);
     for (int64_t i = 0; i < n / QK8A; i++) {
@@ -47,9 +48,13 @@ void sqz_quant_row_q8a_avx2(const float *x, void *y, int64_t n) {
         p8 = _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
         _mm256_storeu_si256((__m256i *)b[i].qs, p8);
         b[i].d = _cvtsh_ss(_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT));
-        b[i].s = b[i].d * (float)hsum256_epi32(sum);
+        float fs = (float)hsum256_epi32(sum);
+        b[i].s = s_fp16 ? _cvtsh_ss(_cvtss_sh(d * fs, _MM_FROUND_TO_NEAREST_INT)) : b[i].d * fs;
     }
 }
+
+void sqz_quant_row_q8a_avx2(const float *x, void *y, int64_t n) { quant_row(x, y, n, false); }
+void sqz_quant_row_q8a1_avx2(const float *x, void *y, int64_t n) { quant_row(x, y, n, true); }
 
 void sqz_dot_f32_avx2(int64_t n, const void *w, const void *x, float *out) {
     const float *a = w, *b = x;
@@ -157,3 +162,84 @@ void sqz_dot_q4_1_avx2(int64_t n, const void *w, const void *x, float *out) {
     }
     *out = hsum256(acc) + msum;
 }
+
+// ---- vector ops (see kernels.h: the same instruction sequence as ggml's AVX2 code) ----------------
+static inline __m256 expf8(__m256 x) {
+    const __m256 shift = _mm256_set1_ps(0x1.8p23f);
+    __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), shift);
+    __m256 n = _mm256_sub_ps(z, shift);
+    __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f), _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+    __m256i e = _mm256_slli_epi32(_mm256_castps_si256(z), 23);
+    __m256 k = _mm256_castsi256_ps(_mm256_add_epi32(e, _mm256_castps_si256(_mm256_set1_ps(1.0f))));
+    __m256 an = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), n);
+    __m256 c = _mm256_cmp_ps(an, _mm256_set1_ps(126.0f), _CMP_GT_OQ);
+    __m256 u = _mm256_mul_ps(b, b);
+    __m256 p45 = _mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f));
+    __m256 p23 = _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f));
+    __m256 j = _mm256_fmadd_ps(_mm256_fmadd_ps(p45, u, p23), u, _mm256_mul_ps(_mm256_set1_ps(0x1.ffffecp-1f), b));
+    __m256 normal = _mm256_fmadd_ps(j, k, k);
+    if (!_mm256_movemask_ps(c))
+        return normal;
+    // Large |n|: 2^n as s1·s2 so it neither overflows nor underflows early; beyond 192 saturate.
+    __m256i g = _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_LE_OQ)),
+                                 _mm256_set1_epi32((int)0x82000000u));
+    __m256 s1 = _mm256_castsi256_ps(_mm256_add_epi32(g, _mm256_set1_epi32(0x7f000000)));
+    __m256 s2 = _mm256_castsi256_ps(_mm256_sub_epi32(e, g));
+    __m256 d = _mm256_cmp_ps(an, _mm256_set1_ps(192.0f), _CMP_GT_OQ);
+    __m256 scaled = _mm256_mul_ps(_mm256_fmadd_ps(s2, j, s2), s1);
+    __m256 r = _mm256_blendv_ps(normal, scaled, c);
+    return _mm256_blendv_ps(r, _mm256_mul_ps(s1, s1), d);
+}
+
+static void silu_mul_avx2(int64_t n, float *g, const float *up) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 x = _mm256_loadu_ps(g + i);
+        __m256 e = expf8(_mm256_sub_ps(_mm256_setzero_ps(), x));
+        __m256 s = _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+        _mm256_storeu_ps(g + i, _mm256_mul_ps(s, _mm256_loadu_ps(up + i)));
+    }
+    for (; i < n; i++)
+        g[i] = g[i] / (1.0f + expf(-g[i])) * up[i];
+}
+
+static double softmax_exp_avx2(int64_t n, float *y, const float *x, float max) {
+    double sum = 0;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = expf8(_mm256_sub_ps(_mm256_loadu_ps(x + i), _mm256_set1_ps(max)));
+        _mm256_storeu_ps(y + i, v);
+        __m128 h = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
+        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_add_ss(h, _mm_movehdup_ps(h));
+        sum += (double)_mm_cvtss_f32(h);
+    }
+    for (; i < n; i++)
+        sum += (double)(y[i] = expf(x[i] - max));
+    return sum;
+}
+
+static float dot_f32_ggml_avx2(int64_t n, const float *a, const float *b) {
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    int64_t np = n & ~(int64_t)31;
+    for (int64_t i = 0; i < np; i += 32)
+        for (int k = 0; k < 4; k++)
+            acc[k] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8 * k), _mm256_loadu_ps(b + i + 8 * k), acc[k]);
+    __m256 r = _mm256_add_ps(_mm256_add_ps(acc[0], acc[2]), _mm256_add_ps(acc[1], acc[3]));
+    __m128 t = _mm_add_ps(_mm256_castps256_ps128(r), _mm256_extractf128_ps(r, 1));
+    t = _mm_hadd_ps(t, t);
+    t = _mm_hadd_ps(t, t);
+    double s = (double)_mm_cvtss_f32(t);
+    for (int64_t i = np; i < n; i++)
+        s += (double)(a[i] * b[i]);
+    return (float)s;
+}
+
+static float dot_f32_chain_avx2(int64_t n, const float *a, const float *b) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i + 8 <= n; i += 8)
+        acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
+    return hsum256(acc);
+}
+
+const sqz_vec_ops sqz_vec_ops_avx2 = {silu_mul_avx2, softmax_exp_avx2, dot_f32_ggml_avx2, dot_f32_chain_avx2};

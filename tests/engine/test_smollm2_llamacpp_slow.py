@@ -3,6 +3,13 @@
 Logits of every position of code prompts must agree within LOGIT_TOL (absolute; the logits span
 about ±30), and greedy continuations must be identical for 64 tokens. llama.cpp runs with an F32
 K/V cache and flash attention off, 2 threads. Skips (exit 0 with a note) if the model is absent.
+
+Why the tolerance is tight: this model turns any difference in float rounding into logit differences
+of 0.3-2 (an 8-bit activation block whose scale is set by one outlier flips a rounding; llama.cpp's
+own batched and token-by-token logits differ by up to 0.9 for that reason). So sqz reproduces
+llama.cpp's rounding op for op (Q8_1 activations for Q4_1, ggml's expf/softmax/dot orders, RoPE
+angles and FMA use; see docs/engine.md) and the measured difference on an AVX2 machine is 0.
+LOGIT_TOL = 1e-3 allows only summation-level noise; a real mismatch shows up as >0.1.
 """
 import os
 import struct
@@ -12,7 +19,7 @@ import tempfile
 
 import numpy as np
 
-LOGIT_TOL = 0.15  # measured max |diff| is printed; both engines quantize activations to 8-bit blocks
+LOGIT_TOL = 1e-3  # measured: 0 (bit-identical); see the docstring
 N_GREEDY = 64
 PROMPTS = [
     "def fibonacci(n):\n",
