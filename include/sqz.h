@@ -21,5 +21,12 @@
 #include "sqz/sandbox.h"
 #include "sqz/engine.h"
 #include "sqz/quant.h"
+#include "sqz/compress.h"
+#include "sqz/prune.h"
+#include "sqz/train.h"
+#include "sqz/store.h"
+#include "sqz/report.h"
+#include "sqz/eval.h"
+#include "sqz/sweep.h"
 
 #endif

@@ -1,0 +1,117 @@
+// The compress pipeline: apply a recipe's quantization steps to a real model layer by layer with
+// calibration data, keep the result runnable in memory, and save it as a GGUF (when the weights
+// fit llama.cpp's types), a Hugging Face directory (GPTQ/AutoGPTQ layout for integer weights) and a
+// manifest. Exact behaviour, file layouts and the calibration split: docs/compress.md.
+#ifndef SQZ_COMPRESS_H
+#define SQZ_COMPRESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sqz/common.h"
+#include "sqz/engine.h"
+#include "sqz/tokenizer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// ================================ corpus and calibration =========================================
+// The default corpus, relative to the project root (tests and the CLI run there).
+#define SQZ_CALIB_DEFAULT_PATH "../shared/data/datasets/python-corpus/cpython-3.11.2-stdlib-toplevel.tar"
+
+// The held-out / calibration split of a tar corpus, by file: member `name` is held out (used for
+// perplexity, never for calibration) when the first 4 bytes of sha256(name), read big-endian, are
+// ≡ 0 mod 10 — about one file in ten, independent of order and of the other files.
+bool sqz_corpus_is_heldout(const char *member_name);
+
+// Called for each regular file of a POSIX/ustar tar (512-byte headers); return non-zero to stop.
+typedef int (*sqz_tar_cb)(void *user, const char *name, const uint8_t *data, size_t size);
+// Walk the regular files of a tar. Errors: unreadable file, bad header checksum, a member that
+// runs past the end of the file.
+sqz_status sqz_tar_foreach(const char *path, sqz_tar_cb cb, void *user);
+
+// The text of one side of the split: the members of a tar corpus that are (heldout) or are not
+// held out, in archive order, each followed by "\n". *out is malloc'd and NUL-terminated.
+sqz_status sqz_corpus_text(const char *tar_path, bool heldout, char **out, size_t *len);
+
+// Calibration sequences: n_seq windows of seq_len token ids.
+typedef struct sqz_calib {
+    int64_t n_seq, seq_len;
+    int32_t *ids;        // [n_seq][seq_len]
+    int64_t n_pool;      // tokens of the corpus part they were drawn from
+    char sha256[65];     // of the ids as little-endian int32, in order
+} sqz_calib;
+
+// Draw calibration data from `path`: a .tar corpus (its calibration side: members shuffled with
+// `seed`, tokenized one by one without special tokens until 2·n_seq·seq_len tokens or the end), or
+// any other file as plain text (all of it). The windows start at offsets drawn with `seed`
+// (xorshift64*) from [0, n_pool − seq_len]. Errors: missing file, n_seq/seq_len < 1, fewer than
+// n_seq·seq_len tokens available ("too small").
+sqz_status sqz_calib_draw(const sqz_tokenizer *tok, const char *path, int64_t n_seq, int64_t seq_len, uint64_t seed,
+                          sqz_calib **out);
+void sqz_calib_free(sqz_calib *c);
+
+// ================================ compression ====================================================
+typedef struct sqz_compress_progress {
+    int64_t layer, n_layer;   // block just finished (0-based) and the block count
+    double elapsed_s, eta_s;  // since the start; estimate of what is left
+    const char *what;         // "block", "save"
+} sqz_compress_progress;
+typedef void (*sqz_compress_progress_cb)(void *user, const sqz_compress_progress *p);
+
+typedef struct sqz_compress_opts {
+    const char *recipe;       // recipe text (see sqz/quant.h)
+    const char *calib_path;   // corpus for steps that need data; NULL → such steps fail
+    int64_t calib_n;          // sequences (0 → 32)
+    int64_t calib_len;        // tokens per sequence (0 → 256)
+    uint64_t seed;            // calibration draw
+    int n_threads;            // 0 → physical cores
+    bool exact;               // load the model with sqz_load_opts.exact (block types run dequantized)
+    sqz_compress_progress_cb progress;
+    void *user;
+} sqz_compress_opts;
+
+// One compressed linear layer, for the manifest.
+typedef struct sqz_compress_layer {
+    char name[96];            // GGUF tensor name, e.g. "blk.3.attn_q.weight"
+    int64_t layer;
+    sqz_lin_role role;
+    int64_t n_out, n_in;
+    const char *method;       // recipe step name, or "none"
+    double bpw;               // bits per weight as stored (codes + scales + zeros [+ g_idx])
+    double weight_err;        // ||W − Ŵ||² / ||W||²
+    double output_err;        // ||X(W − Ŵ)ᵀ||² / ||XWᵀ||² on the calibration inputs (−1 without data)
+    double method_loss;       // the method's own loss (GPTQ/AWQ), else 0
+    sqz_type gguf_type;       // type in the GGUF (SQZ_TYPE_COUNT when not representable)
+} sqz_compress_layer;
+
+typedef struct sqz_compressed sqz_compressed;
+
+// Compress a model (HF directory or .gguf; an HF source is first converted to a temporary GGUF,
+// which is the working copy). Blocks are processed in order; each block's calibration inputs come
+// from the already-compressed earlier blocks. The result owns a runnable model whose weights are
+// the compressed ones (dequantized integer weights in F32, block types as they are).
+// Errors: bad recipe, pruning steps (not handled here), a group size not dividing a layer's width,
+// missing or too little calibration data, unsupported architecture (GPT-2).
+sqz_status sqz_compress(const char *model_path, const sqz_compress_opts *o, sqz_compressed **out);
+void sqz_compressed_free(sqz_compressed *c);
+
+sqz_model *sqz_compressed_model(sqz_compressed *c);
+const sqz_compress_layer *sqz_compressed_layers(const sqz_compressed *c, int64_t *n);
+const sqz_calib *sqz_compressed_calib(const sqz_compressed *c); // NULL when no step needed data
+// Whether every compressed layer maps exactly onto a llama.cpp type (so a GGUF is written).
+bool sqz_compressed_gguf_ok(const sqz_compressed *c);
+
+// What sqz_compressed_save writes.
+enum { SQZ_SAVE_GGUF = 1, SQZ_SAVE_HF = 2, SQZ_SAVE_ALL = 3 };
+
+// Write into out_dir (created if missing): model.gguf (when sqz_compressed_gguf_ok), hf/ (config.json
+// with quantization_config for integer weights, model.safetensors, tokenizer files) and
+// manifest.json. Errors: unwritable directory, I/O.
+sqz_status sqz_compressed_save(sqz_compressed *c, const char *out_dir, unsigned what);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

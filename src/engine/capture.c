@@ -1,0 +1,251 @@
+// Calibration capture: one Llama block at a time over many sequences, with the inputs of every
+// linear shown to a callback, and in-memory replacement of weights and norms. This is what the
+// compress pipeline (GPTQ/AWQ, layer by layer as in the GPTQ reference) drives.
+//
+// The block below mirrors sqz_forward_llama's loop body op for op; tests/compress/test_compress.c
+// checks that embedding → every block → sqz_model_head reproduces sqz_ctx_eval's logits.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/internal.h"
+
+static const char *const role_names[SQZ_LIN_COUNT] = {"q", "k", "v", "o", "gate", "up", "down"};
+static const sqz_capture_point role_input[SQZ_LIN_COUNT] = {
+    SQZ_CAP_ATTN_IN, SQZ_CAP_ATTN_IN, SQZ_CAP_ATTN_IN, SQZ_CAP_ATTN_OUT, SQZ_CAP_MLP_IN, SQZ_CAP_MLP_IN, SQZ_CAP_MLP_MID,
+};
+
+const char *sqz_lin_role_name(sqz_lin_role r) { return (unsigned)r < SQZ_LIN_COUNT ? role_names[r] : "?"; }
+sqz_capture_point sqz_lin_role_input(sqz_lin_role r) {
+    return (unsigned)r < SQZ_LIN_COUNT ? role_input[r] : SQZ_CAP_COUNT;
+}
+
+static sqz_status check_llama(const sqz_model *m) {
+    SQZ_FAIL_IF(m->cfg.arch == SQZ_ARCH_GPT2, SQZ_ERR_UNSUPPORTED,
+                "calibration capture supports the Llama family only, not GPT-2");
+    return SQZ_OK;
+}
+
+static sqz_status lin_of(const sqz_model *m, int64_t layer, sqz_lin_role r, sqz_linear **out) {
+    SQZ_TRY(check_llama(m));
+    SQZ_FAIL_IF(layer < 0 || layer >= m->cfg.n_layer, SQZ_ERR_RANGE, "layer %lld outside [0, %lld)",
+                (long long)layer, (long long)m->cfg.n_layer);
+    SQZ_FAIL_IF((unsigned)r >= SQZ_LIN_COUNT, SQZ_ERR_RANGE, "linear role %d is not valid", (int)r);
+    sqz_layer *L = &m->layers[layer];
+    sqz_linear *ls[SQZ_LIN_COUNT] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+    *out = ls[r];
+    return SQZ_OK;
+}
+
+sqz_status sqz_model_linear_info(const sqz_model *m, int64_t layer, sqz_lin_role r, sqz_linear_info *out) {
+    sqz_linear *l;
+    SQZ_TRY(lin_of(m, layer, r, &l));
+    *out = (sqz_linear_info){l->name, l->type, l->n_out, l->n_in, l->b != NULL};
+    return SQZ_OK;
+}
+
+sqz_status sqz_model_linear_get(const sqz_model *m, int64_t layer, sqz_lin_role r, float *out) {
+    sqz_linear *l;
+    SQZ_TRY(lin_of(m, layer, r, &l));
+    const sqz_type_traits *tr = sqz_type_traits_of(l->type);
+    for (int64_t o = 0; o < l->n_out; o++)
+        tr->to_float(l->w + o * l->row_bytes, out + o * l->n_in, l->n_in);
+    return SQZ_OK;
+}
+
+// Take ownership of p (freed with the model).
+static sqz_status own(sqz_model *m, void *p, size_t bytes) {
+    void **grown = realloc(m->owned, (size_t)(m->n_owned + 1) * sizeof *grown);
+    if (!grown) {
+        free(p);
+        return sqz_error(SQZ_ERR_NOMEM, "out of memory");
+    }
+    m->owned = grown;
+    m->owned[m->n_owned++] = p;
+    m->owned_bytes += bytes;
+    return SQZ_OK;
+}
+
+sqz_status sqz_model_linear_set(sqz_model *m, int64_t layer, sqz_lin_role r, sqz_type type, const void *data,
+                                size_t nbytes) {
+    sqz_linear *l;
+    SQZ_TRY(lin_of(m, layer, r, &l));
+    const sqz_kernel *k = sqz_kernel_for(type);
+    SQZ_FAIL_IF(!k, SQZ_ERR_UNSUPPORTED, "%s: weight type %s is not supported by the engine", l->name,
+                sqz_type_name(type));
+    size_t row = sqz_type_row_size(type, l->n_in);
+    SQZ_FAIL_IF(row == 0 || (k->act != SQZ_ACT_F32 && l->n_in % QK8A), SQZ_ERR_ARG,
+                "%s: %lld columns cannot be stored as %s", l->name, (long long)l->n_in, sqz_type_name(type));
+    SQZ_FAIL_IF(nbytes != row * (size_t)l->n_out, SQZ_ERR_ARG, "%s: %zu bytes given, %s [%lld][%lld] needs %zu",
+                l->name, nbytes, sqz_type_name(type), (long long)l->n_out, (long long)l->n_in,
+                row * (size_t)l->n_out);
+    uint8_t *w = malloc(nbytes);
+    SQZ_FAIL_IF(!w, SQZ_ERR_NOMEM, "out of memory replacing %s", l->name);
+    memcpy(w, data, nbytes);
+    SQZ_TRY(own(m, w, nbytes));
+    l->type = type, l->w = w, l->row_bytes = row, l->k = k;
+    l->exact = m->opts.exact && k->act != SQZ_ACT_F32; // as init_linear in model.c
+    if (l->exact)
+        l->k = sqz_kernel_for_isa(SQZ_TYPE_F32, SQZ_ISA_REF);
+    return SQZ_OK;
+}
+
+sqz_status sqz_model_norm_get(const sqz_model *m, int64_t layer, bool ffn, const float **out) {
+    sqz_linear *l;
+    SQZ_TRY(lin_of(m, layer, SQZ_LIN_Q, &l));
+    *out = ffn ? m->layers[layer].ffn_norm : m->layers[layer].attn_norm;
+    return SQZ_OK;
+}
+
+sqz_status sqz_model_norm_set(sqz_model *m, int64_t layer, bool ffn, const float *w) {
+    sqz_linear *l;
+    SQZ_TRY(lin_of(m, layer, SQZ_LIN_Q, &l));
+    size_t bytes = (size_t)m->cfg.n_embd * sizeof(float);
+    float *v = malloc(bytes);
+    SQZ_FAIL_IF(!v, SQZ_ERR_NOMEM, "out of memory");
+    memcpy(v, w, bytes);
+    SQZ_TRY(own(m, v, bytes));
+    if (ffn)
+        m->layers[layer].ffn_norm = v;
+    else
+        m->layers[layer].attn_norm = v;
+    return SQZ_OK;
+}
+
+sqz_status sqz_model_embed(const sqz_model *m, const int32_t *ids, int64_t n, float *x) {
+    const sqz_tensor *te = m->tok_embd;
+    int64_t d = m->cfg.n_embd;
+    size_t row = sqz_type_row_size(te->type, d);
+    for (int64_t t = 0; t < n; t++) {
+        SQZ_FAIL_IF(ids[t] < 0 || ids[t] >= m->cfg.n_vocab, SQZ_ERR_RANGE,
+                    "token id %d at index %lld is outside the vocabulary [0, %lld)", ids[t], (long long)t,
+                    (long long)m->cfg.n_vocab);
+        sqz_type_traits_of(te->type)->to_float((const uint8_t *)te->data + (size_t)ids[t] * row, x + t * d, d);
+    }
+    return SQZ_OK;
+}
+
+// ---- the block (same arithmetic as forward.c) -------------------------------------------------------
+
+// RMSNorm as forward.c computes it (ggml's roundings).
+static void rmsnorm(float *out, const float *x, const float *w, int64_t d, float eps) {
+    double ss = 0;
+    for (int64_t i = 0; i < d; i++)
+        ss += (double)(x[i] * x[i]);
+    float mean = (float)(ss / (double)d);
+    float s = 1.0f / sqrtf(mean + eps);
+    for (int64_t i = 0; i < d; i++)
+        out[i] = x[i] * s * w[i];
+}
+
+// RoPE as forward.c computes it (ggml's angle recurrence and fused rotation).
+static void rope(float *x, int64_t n_heads, int64_t hd, int64_t pos, const sqz_model *m, sqz_rope_layout layout) {
+    int64_t half = hd / 2;
+    float theta = (float)pos;
+    for (int64_t i = 0; i < half; i++) {
+        float a = m->rope_freq_scale * (theta / m->rope_ff[i]);
+        float cs = cosf(a), sn = sinf(a);
+        theta *= m->rope_theta_scale;
+        for (int64_t h = 0; h < n_heads; h++) {
+            float *v = x + h * hd;
+            int64_t i0 = layout == SQZ_ROPE_ADJACENT ? 2 * i : i, i1 = layout == SQZ_ROPE_ADJACENT ? 2 * i + 1 : i + half;
+            float a0 = v[i0], a1 = v[i1];
+            v[i0] = fmaf(a0, cs, -(a1 * sn));
+            v[i1] = fmaf(a0, sn, a1 * cs);
+        }
+    }
+}
+
+// Attention of n_seq sequences of seq_len rows each (q/k/v in the context's scratch): each
+// sequence's k/v go to positions 0.. of layer l's cache, then sqz_attention runs on that
+// sequence's rows (the q/att_out scratch pointers are moved to them for the call).
+static void attention_seqs(sqz_ctx *c, int64_t l, int64_t n_seq, int64_t seq_len) {
+    const sqz_model_config *cfg = &c->m->cfg;
+    int64_t qd = cfg->n_head * cfg->head_dim, kvd = cfg->n_head_kv * cfg->head_dim;
+    float *q0 = c->q, *o0 = c->att_out;
+    for (int64_t s = 0; s < n_seq; s++) {
+        sqz_cache_store(c, l, 0, seq_len, c->k + s * seq_len * kvd, c->v + s * seq_len * kvd, kvd);
+        c->q = q0 + s * seq_len * qd, c->att_out = o0 + s * seq_len * qd;
+        sqz_attention(c, l, 0, seq_len);
+    }
+    c->q = q0, c->att_out = o0;
+}
+
+// One group of n_seq sequences already in c->x (n = n_seq·seq_len rows). Returns false when the
+// callback stopped the block.
+static bool block_rows(sqz_ctx *c, int64_t l, int64_t n_seq, int64_t seq_len, sqz_capture_cb cb, void *user) {
+    const sqz_model *m = c->m;
+    const sqz_model_config *cfg = &m->cfg;
+    const sqz_layer *L = &m->layers[l];
+    int64_t n = n_seq * seq_len, d = cfg->n_embd, hd = cfg->head_dim, qd = cfg->n_head * hd,
+            kvd = cfg->n_head_kv * hd, ff = cfg->n_ff;
+    float eps = (float)cfg->norm_eps;
+    // attention: xb = rmsnorm(x); q (n, n_head, hd), k/v (n, n_head_kv, hd), rotated at t % seq_len
+    for (int64_t t = 0; t < n; t++)
+        rmsnorm(c->xb + t * d, c->x + t * d, L->attn_norm, d, eps);
+    if (cb && cb(user, SQZ_CAP_ATTN_IN, c->xb, n, d))
+        return false;
+    const sqz_linear *qkv[3] = {&L->wq, &L->wk, &L->wv};
+    float *qkv_out[3] = {c->q, c->k, c->v};
+    sqz_linear_forward_multi(c, qkv, qkv_out, 3, c->xb, n);
+    for (int64_t t = 0; t < n; t++) {
+        rope(c->q + t * qd, cfg->n_head, hd, t % seq_len, m, cfg->rope_layout);
+        rope(c->k + t * kvd, cfg->n_head_kv, hd, t % seq_len, m, cfg->rope_layout);
+    }
+    attention_seqs(c, l, n_seq, seq_len); // att_out: (n, n_head, hd)
+    if (cb && cb(user, SQZ_CAP_ATTN_OUT, c->att_out, n, qd))
+        return false;
+    sqz_linear_forward(c, &L->wo, c->att_out, c->xb, n);
+    for (int64_t i = 0; i < n * d; i++)
+        c->x[i] += c->xb[i];
+    // MLP (SwiGLU): x += down(silu(gate(xb)) * up(xb)); hb/hb2: (n, ff)
+    for (int64_t t = 0; t < n; t++)
+        rmsnorm(c->xb + t * d, c->x + t * d, L->ffn_norm, d, eps);
+    if (cb && cb(user, SQZ_CAP_MLP_IN, c->xb, n, d))
+        return false;
+    const sqz_linear *gu[2] = {&L->w_gate, &L->w_up};
+    float *gu_out[2] = {c->hb, c->hb2};
+    sqz_linear_forward_multi(c, gu, gu_out, 2, c->xb, n);
+    for (int64_t t = 0; t < n; t++) // row by row, as forward.c
+        m->vec->silu_mul(ff, c->hb + t * ff, c->hb2 + t * ff);
+    if (cb && cb(user, SQZ_CAP_MLP_MID, c->hb, n, ff))
+        return false;
+    sqz_linear_forward(c, &L->w_down, c->hb, c->xb, n);
+    for (int64_t i = 0; i < n * d; i++)
+        c->x[i] += c->xb[i];
+    return true;
+}
+
+sqz_status sqz_block_forward(sqz_ctx *c, int64_t layer, float *x, int64_t n_seq, int64_t seq_len,
+                             sqz_capture_cb cb, void *user) {
+    SQZ_TRY(check_llama(c->m));
+    SQZ_FAIL_IF(layer < 0 || layer >= c->m->cfg.n_layer, SQZ_ERR_RANGE, "layer %lld outside [0, %lld)",
+                (long long)layer, (long long)c->m->cfg.n_layer);
+    SQZ_FAIL_IF(n_seq < 1 || seq_len < 1, SQZ_ERR_ARG, "block forward: %lld sequences of %lld tokens",
+                (long long)n_seq, (long long)seq_len);
+    SQZ_FAIL_IF(seq_len > c->n_batch || seq_len > c->n_ctx, SQZ_ERR_RANGE,
+                "block forward: sequences of %lld tokens exceed the context's batch of %lld", (long long)seq_len,
+                (long long)c->n_batch);
+    int64_t d = c->m->cfg.n_embd, per = c->n_batch / seq_len;
+    for (int64_t s0 = 0; s0 < n_seq; s0 += per) {
+        int64_t ns = n_seq - s0 < per ? n_seq - s0 : per;
+        float *xs = x + s0 * seq_len * d;
+        memcpy(c->x, xs, (size_t)(ns * seq_len * d) * sizeof(float));
+        if (block_rows(c, layer, ns, seq_len, cb, user))
+            memcpy(xs, c->x, (size_t)(ns * seq_len * d) * sizeof(float));
+    }
+    return SQZ_OK;
+}
+
+sqz_status sqz_model_head(sqz_ctx *c, const float *x, int64_t n, float *logits) {
+    const sqz_model *m = c->m;
+    int64_t d = m->cfg.n_embd, nv = m->cfg.n_vocab;
+    SQZ_TRY(check_llama(m));
+    for (int64_t t0 = 0; t0 < n; t0 += c->n_batch) {
+        int64_t nb = n - t0 < c->n_batch ? n - t0 : c->n_batch;
+        for (int64_t t = 0; t < nb; t++)
+            rmsnorm(c->xb + t * d, x + (t0 + t) * d, m->out_norm, d, (float)m->cfg.norm_eps);
+        sqz_linear_forward(c, &m->lm_head, c->xb, logits + t0 * nv, nb);
+    }
+    return SQZ_OK;
+}
