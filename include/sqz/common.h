@@ -2,6 +2,7 @@
 #ifndef SQZ_COMMON_H
 #define SQZ_COMMON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,6 +65,20 @@ void sqz_mmap_close(sqz_mmap *m); // accepts a zeroed or already-closed map
 
 // Read a whole file into a NUL-terminated malloc'd buffer (caller frees). *len may be NULL.
 sqz_status sqz_read_file(const char *path, char **out, size_t *len);
+
+// ---- tar corpora ----------------------------------------------------------------------------------
+// The held-out / calibration split of a tar corpus, by file: member `name` is held out (used for
+// perplexity, never for calibration) when the first 4 bytes of sha256(name), read big-endian, are
+// ≡ 0 mod 10 — about one file in ten, independent of order and of the other files.
+bool sqz_corpus_is_heldout(const char *member_name);
+
+// Called for each regular file of a POSIX/ustar tar (512-byte headers); return non-zero to stop.
+typedef int (*sqz_tar_cb)(void *user, const char *name, const uint8_t *data, size_t size);
+// Walk the regular files of a tar. Errors: unreadable file, bad header checksum, a member that
+// runs past the end of the file.
+sqz_status sqz_tar_foreach(const char *path, sqz_tar_cb cb, void *user);
+// The same over an already-mapped tar (its path is used in messages).
+sqz_status sqz_tar_foreach_mapped(const sqz_mmap *mm, sqz_tar_cb cb, void *user);
 
 // SHA-256 of a buffer, as 64 lowercase hex characters + NUL.
 void sqz_sha256_hex(const void *data, size_t len, char out[65]);

@@ -20,17 +20,6 @@ extern "C" {
 // The default corpus, relative to the project root (tests and the CLI run there).
 #define SQZ_CALIB_DEFAULT_PATH "../shared/data/datasets/python-corpus/cpython-3.11.2-stdlib-toplevel.tar"
 
-// The held-out / calibration split of a tar corpus, by file: member `name` is held out (used for
-// perplexity, never for calibration) when the first 4 bytes of sha256(name), read big-endian, are
-// ≡ 0 mod 10 — about one file in ten, independent of order and of the other files.
-bool sqz_corpus_is_heldout(const char *member_name);
-
-// Called for each regular file of a POSIX/ustar tar (512-byte headers); return non-zero to stop.
-typedef int (*sqz_tar_cb)(void *user, const char *name, const uint8_t *data, size_t size);
-// Walk the regular files of a tar. Errors: unreadable file, bad header checksum, a member that
-// runs past the end of the file.
-sqz_status sqz_tar_foreach(const char *path, sqz_tar_cb cb, void *user);
-
 // The text of one side of the split: the members of a tar corpus that are (heldout) or are not
 // held out, in archive order, each followed by "\n". *out is malloc'd and NUL-terminated.
 sqz_status sqz_corpus_text(const char *tar_path, bool heldout, char **out, size_t *len);

@@ -45,58 +45,34 @@ static sqz_status add_doc(tr_data *d, tr_stream *s, const char *text, size_t len
     return st;
 }
 
-static uint64_t octal(const char *p, int n) {
-    uint64_t v = 0;
-    for (int i = 0; i < n && p[i]; i++)
-        if (p[i] >= '0' && p[i] <= '7')
-            v = v * 8 + (uint64_t)(p[i] - '0');
-    return v;
-}
+// One member of a tar corpus: held-out files (sqz_corpus_is_heldout, the split compress and eval
+// use too) go to the evaluation stream, the rest to training, until max_bytes have been read.
+typedef struct {
+    tr_data *d;
+    size_t used, max_bytes;
+    sqz_status st;
+} tar_load;
 
-static bool is_heldout(const char *name) {
-    char hex[65];
-    sqz_sha256_hex(name, strlen(name), hex);
-    hex[8] = 0;
-    return strtoul(hex, NULL, 16) % 10 == 0;
-}
-
-// Walk a tar archive: regular files only ('0' or NUL typeflag; names with the ustar prefix or a
-// preceding GNU 'L' long-name entry), sizes bounds-checked.
-static sqz_status load_tar(tr_data *d, const char *path, const char *buf, size_t len, size_t max_bytes) {
-    size_t off = 0, used = 0;
-    char longname[4096] = "", name[4096];
-    while (off + 512 <= len) {
-        const char *h = buf + off;
-        if (!h[0])
-            break; // end-of-archive block
-        SQZ_FAIL_IF(memcmp(h + 257, "ustar", 5) != 0, SQZ_ERR_FORMAT, "%s: not a ustar archive at offset %zu",
-                    path, off);
-        uint64_t size = octal(h + 124, 12);
-        SQZ_FAIL_IF(size > len - off - 512, SQZ_ERR_FORMAT,
-                    "%s: entry at offset %zu (size %llu) extends past the end", path, off,
-                    (unsigned long long)size);
-        if (h[156] == 'L') {
-            size_t n = size < sizeof longname - 1 ? (size_t)size : sizeof longname - 1;
-            memcpy(longname, h + 512, n);
-            longname[n] = 0;
-        } else {
-            if (longname[0])
-                snprintf(name, sizeof name, "%s", longname);
-            else if (h[345])
-                snprintf(name, sizeof name, "%.155s/%.100s", h + 345, h);
-            else
-                snprintf(name, sizeof name, "%.100s", h);
-            longname[0] = 0;
-            if ((h[156] == '0' || h[156] == 0) && (!max_bytes || used < max_bytes)) {
-                tr_stream *s = is_heldout(name) ? &d->eval : &d->train;
-                SQZ_TRY_CTX(add_doc(d, s, buf + off + 512, (size_t)size), "%s: %s: ", path, name);
-                used += size;
-                d->n_files++;
-            }
-        }
-        off += 512 + ((size_t)size + 511) / 512 * 512;
+static int tar_member(void *user, const char *name, const uint8_t *data, size_t size) {
+    tar_load *t = user;
+    if (t->max_bytes && t->used >= t->max_bytes)
+        return 1;
+    tr_stream *s = sqz_corpus_is_heldout(name) ? &t->d->eval : &t->d->train;
+    t->st = add_doc(t->d, s, (const char *)data, size);
+    if (t->st != SQZ_OK) {
+        sqz_error_prefix(t->st, "%s: ", name);
+        return 1;
     }
-    return SQZ_OK;
+    t->used += size;
+    t->d->n_files++;
+    return 0;
+}
+
+static sqz_status load_tar(tr_data *d, const char *path, const char *buf, size_t len, size_t max_bytes) {
+    sqz_mmap mm = {.data = (const uint8_t *)buf, .size = len, .path = (char *)(uintptr_t)path};
+    tar_load t = {d, 0, max_bytes, SQZ_OK};
+    SQZ_TRY(sqz_tar_foreach_mapped(&mm, tar_member, &t));
+    return t.st != SQZ_OK ? sqz_error_prefix(t.st, "%s: ", path) : SQZ_OK;
 }
 
 sqz_status tr_data_load(tr_data *d, const char *corpus, const char *tokenizer, size_t max_bytes) {
