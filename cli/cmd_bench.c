@@ -118,7 +118,6 @@ static void print_results(const char *fmt, const char *name, const sqz_model *m,
     }
 }
 
-int sqz_cmd_bench(int argc, char **argv);
 int sqz_cmd_bench(int argc, char **argv) {
     const char *model = NULL, *fmt = "md";
     long long n_pp = 512, n_tg = 128, reps = 5, threads = 0;

@@ -171,7 +171,6 @@ static int print_json(const opts *o, const sqz_sample *s, const sqz_check_result
     return 0;
 }
 
-int sqz_cmd_check(int argc, char **argv);
 int sqz_cmd_check(int argc, char **argv) {
     opts o = {0};
     int rc = parse_args(argc, argv, &o);

@@ -87,7 +87,6 @@ static void print_summary(sqz_compressed *cc) {
                 (long long)cal->n_seq, (long long)cal->seq_len, cal->sha256);
 }
 
-int sqz_cmd_compress(int argc, char **argv);
 int sqz_cmd_compress(int argc, char **argv) {
     const char *model = NULL, *out = NULL, *ppl = NULL, *heldout = NULL, *formats = "gguf,hf";
     sqz_compress_opts o = {.calib_path = SQZ_CALIB_DEFAULT_PATH, .progress = on_progress};

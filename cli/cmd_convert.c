@@ -26,7 +26,6 @@ static void usage(FILE *f) {
                "          quantized GGUF weights become F32 in an HF directory unless --type f16/bf16).\n");
 }
 
-int sqz_cmd_convert(int argc, char **argv); // called from main.c's table
 
 int sqz_cmd_convert(int argc, char **argv) {
     const char *in = NULL, *out = NULL;

@@ -81,7 +81,6 @@ static size_t split_tasks(char *s, const char **out, size_t cap) {
     return n;
 }
 
-int sqz_cmd_eval(int argc, char **argv);
 int sqz_cmd_eval(int argc, char **argv) {
     sqz_eval_opts o = {0};
     const char *tasks_s = NULL, *out_path = NULL;

@@ -119,7 +119,6 @@ static int parse_sampling(int *i, int argc, char **argv, sqz_sampler_params *sp,
     return 1;
 }
 
-int sqz_cmd_generate(int argc, char **argv);
 int sqz_cmd_generate(int argc, char **argv) {
     const char *model = NULL, *prompt = NULL, *prompt_ids = NULL;
     long long n_predict = 128, threads = 0, n_ctx = 0;

@@ -247,7 +247,6 @@ static json_t *model_info(const char *path, int *rc) {
     return o;
 }
 
-int sqz_cmd_info(int argc, char **argv); // called from main.c's table
 int sqz_cmd_info(int argc, char **argv) {
     const char *path = NULL;
     int as_json = 0;

@@ -27,7 +27,6 @@ static void print_top5(const float *row, int64_t nv, int64_t pos, int32_t id) {
     printf("\n");
 }
 
-int sqz_cmd_logits(int argc, char **argv);
 int sqz_cmd_logits(int argc, char **argv) {
     const char *model = NULL, *ids_s = NULL, *out = NULL;
     long long threads = 0, n_ctx = 0, n_batch = 0;

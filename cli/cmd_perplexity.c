@@ -20,7 +20,6 @@ static void on_chunk(void *user, int64_t k, int64_t n, double ppl) {
     fflush(stdout);
 }
 
-int sqz_cmd_perplexity(int argc, char **argv);
 int sqz_cmd_perplexity(int argc, char **argv) {
     const char *model = NULL, *file = NULL, *ids_file = NULL;
     long long n_chunk = 512, n_batch = 0, threads = 0;

@@ -21,7 +21,6 @@ static void usage(FILE *f) {
                "  --resamples/--confidence/--seed  bootstrap of delta pass@1 (10000, 0.95, 0)\n");
 }
 
-int sqz_cmd_report(int argc, char **argv); // called from main.c's table
 int sqz_cmd_report(int argc, char **argv) {
     const char *db = NULL, *out = NULL;
     sqz_report_opts o = {.analysis = {.boot = {.n_resamples = 10000, .confidence = 0.95}}};

@@ -15,22 +15,6 @@
 
 #include "cli.h"
 
-// CodeBLEU lives in its own header and source (another part of libsqz). While its source file is
-// not in the tree the calls are weak references, so the program links and reports "not available";
-// a weak reference would not pull the object out of the static library, so once codebleu.c
-// exists the references are ordinary ones.
-#if defined(__has_include)
-#if __has_include("sqz/codebleu.h")
-#include "sqz/codebleu.h"
-#define HAVE_CODEBLEU_H 1
-#if !__has_include("../src/metrics/codebleu.c")
-#define CODEBLEU_WEAK 1
-#pragma weak sqz_codebleu_corpus
-#pragma weak sqz_codebleu_lang_name
-#endif
-#endif
-#endif
-
 #define MAX_REFS 64
 
 typedef struct input {
@@ -333,13 +317,6 @@ static int do_meteor(const opts *o, const input *in) {
 }
 
 static int do_codebleu(const opts *o, const input *in) {
-#ifdef HAVE_CODEBLEU_H
-#ifdef CODEBLEU_WEAK
-    if (!sqz_codebleu_corpus) {
-        fprintf(stderr, "sqz score: CodeBLEU is not available in this build\n");
-        return 1;
-    }
-#endif
     sqz_codebleu_flavor fl = !strcmp(o->flavor, "pypi") ? SQZ_CODEBLEU_PYPI : SQZ_CODEBLEU_CODEXGLUE;
     size_t nr = in->pairs[0].n_refs;
     for (size_t i = 1; i < in->n; i++)
@@ -373,27 +350,11 @@ static int do_codebleu(const opts *o, const input *in) {
     free(hyps);
     free(refs);
     return rc;
-#else
-    (void)o, (void)in;
-    fprintf(stderr, "sqz score: CodeBLEU is not available in this build\n");
-    return 1;
-#endif
 }
 
 // ---- options -----------------------------------------------------------------------------------
 static bool lang_ok(const char *l) {
-#ifdef HAVE_CODEBLEU_H
-#ifdef CODEBLEU_WEAK
-    if (sqz_codebleu_lang_name)
-#endif
-        return sqz_codebleu_lang_name(l) != NULL;
-#endif
-    static const char *const langs[] = {"python", "java", "c_sharp", "cs", "csharp", "c", "cpp",
-                                        "javascript", "js"};
-    for (size_t i = 0; i < sizeof langs / sizeof langs[0]; i++)
-        if (!strcmp(l, langs[i]))
-            return true;
-    return false;
+    return sqz_codebleu_lang_name(l) != NULL;
 }
 
 static int parse_enum(const char *opt, const char *v, const char *const *names, int n, int *out) {
@@ -468,7 +429,6 @@ static int parse_args(int argc, char **argv, opts *o) {
     return 0;
 }
 
-int sqz_cmd_score(int argc, char **argv);
 int sqz_cmd_score(int argc, char **argv) {
     opts o = {0};
     int rc = parse_args(argc, argv, &o);

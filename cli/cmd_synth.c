@@ -15,7 +15,6 @@ static void usage(FILE *f) {
                "           default: a byte-level placeholder vocabulary (ids only, no meaningful text)\n");
 }
 
-int sqz_cmd_synth(int argc, char **argv); // called from main.c's table
 
 int sqz_cmd_synth(int argc, char **argv) {
     sqz_synth_opts o = {.type = SQZ_TYPE_F16};

@@ -79,7 +79,6 @@ static int read_input(const char *file, char **data, size_t *len) {
     return 0;
 }
 
-int sqz_cmd_tokenize(int argc, char **argv);
 int sqz_cmd_tokenize(int argc, char **argv) {
     const char *model = NULL, *file = NULL, *text = NULL;
     unsigned flags = SQZ_TOK_ADD_SPECIAL;

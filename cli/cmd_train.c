@@ -153,7 +153,6 @@ static int merge(int argc, char **argv) {
     return 0;
 }
 
-int sqz_cmd_train(int argc, char **argv);
 int sqz_cmd_train(int argc, char **argv) {
     if (argc < 2)
         return cli_usage_error("train", "missing mode\n%s", USAGE);

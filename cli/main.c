@@ -4,11 +4,6 @@
 
 #include "cli.h"
 
-// A command whose cmd_<name>.c is not in this build is a weak reference that resolves to NULL.
-#define PRAGMA(x) _Pragma(#x)
-#define WEAK(name, help) PRAGMA(weak sqz_cmd_##name)
-SQZ_COMMANDS(WEAK)
-
 typedef struct {
     const char *name;
     int (*fn)(int, char **);
@@ -22,8 +17,7 @@ static void usage(FILE *f) {
     fprintf(f, "sqz %s — LLM compression trade-off evaluator\n\nusage: sqz <command> [options]\n\n",
             SQZ_VERSION_STRING);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (commands[i].fn)
-            fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].help);
+        fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].help);
     fprintf(f, "\nRun 'sqz <command> --help' for a command's options.\n");
 }
 
@@ -37,13 +31,8 @@ int main(int argc, char **argv) {
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-        if (strcmp(argv[1], commands[i].name) != 0)
-            continue;
-        if (!commands[i].fn) {
-            fprintf(stderr, "sqz: command '%s' is not available in this build\n", argv[1]);
-            return 2;
-        }
-        return commands[i].fn(argc - 1, argv + 1);
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
     }
     fprintf(stderr, "sqz: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
