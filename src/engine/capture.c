@@ -47,9 +47,8 @@ sqz_status sqz_model_linear_info(const sqz_model *m, int64_t layer, sqz_lin_role
 sqz_status sqz_model_linear_get(const sqz_model *m, int64_t layer, sqz_lin_role r, float *out) {
     sqz_linear *l;
     SQZ_TRY(lin_of(m, layer, r, &l));
-    const sqz_type_traits *tr = sqz_type_traits_of(l->type);
     for (int64_t o = 0; o < l->n_out; o++)
-        tr->to_float(l->w + o * l->row_bytes, out + o * l->n_in, l->n_in);
+        sqz_linear_row_to_float(l, o, out + o * l->n_in);
     return SQZ_OK;
 }
 
@@ -83,7 +82,7 @@ sqz_status sqz_model_linear_set(sqz_model *m, int64_t layer, sqz_lin_role r, sqz
     SQZ_FAIL_IF(!w, SQZ_ERR_NOMEM, "out of memory replacing %s", l->name);
     memcpy(w, data, nbytes);
     SQZ_TRY(own(m, w, nbytes));
-    l->type = type, l->w = w, l->row_bytes = row, l->k = k;
+    l->type = type, l->w = w, l->row_bytes = row, l->k = k, l->impl = NULL, l->data = NULL;
     l->exact = m->opts.exact && k->act != SQZ_ACT_F32; // as init_linear in model.c
     if (l->exact)
         l->k = sqz_kernel_for_isa(SQZ_TYPE_F32, SQZ_ISA_REF);

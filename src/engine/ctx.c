@@ -47,7 +47,8 @@ sqz_status sqz_ctx_new(sqz_ctx **out, sqz_model *m, int64_t n_ctx, int64_t n_bat
     c->q = alloc_f32(nb * qd, &ok), c->att_out = alloc_f32(nb * qd, &ok);
     c->k = alloc_f32(nb * kvd, &ok), c->v = alloc_f32(nb * kvd, &ok);
     c->hb = alloc_f32(nb * hw, &ok), c->hb2 = alloc_f32(nb * hw, &ok);
-    c->xa = malloc(nb * sqz_act_row_size(SQZ_ACT_F32, m->max_n_in));
+    size_t xa_row = sqz_act_row_size(SQZ_ACT_F32, m->max_n_in);
+    c->xa = malloc(nb * (xa_row > m->max_act_row ? xa_row : m->max_act_row));
     c->att = alloc_f32((size_t)n_threads * (size_t)c->n_ctx_pad, &ok);
     c->wrow = alloc_f32((size_t)n_threads * (size_t)m->max_n_in, &ok);
     if (!ok || !c->xa) {

@@ -8,6 +8,28 @@
 #include "kernels/kernels.h"
 #include "sqz/engine.h"
 
+struct sqz_linear;
+
+// A weight layout of sqz's own (grouped int4/int8, N:M sparse, ...) that is not one sqz_type with a
+// per-row dot kernel: the layout prepares its activations and computes ranges of output rows itself.
+// A loader fills sqz_linear.impl/.data (data owned by the model); linear.c dispatches on impl.
+typedef struct sqz_linear_impl {
+    const char *name; // layout name for messages and info, e.g. "int4 g128"
+    // Bytes of one prepared activation row (0: rows reads the F32 activations as they are). At most
+    // 4·n_in + 64 (the context's activation scratch is sized for that).
+    size_t (*act_row_size)(const struct sqz_linear *l);
+    // Prepare one activation row: x [n_in] → xa [act_row_size] (thread-safe; called per token).
+    void (*prep)(const struct sqz_linear *l, const float *x, void *xa);
+    // y[t][o] = W[o]·x[t] (no bias) for output rows o in [r0, r1) and tokens t in [0, n); xa holds n
+    // prepared rows of act_row bytes (or the F32 rows, act_row = 4·n_in); y rows are n_out apart.
+    void (*rows)(const struct sqz_linear *l, const void *xa, size_t act_row, float *y, int64_t n, int64_t r0,
+                 int64_t r1);
+    // Weights of output row o as floats [n_in] (exact mode, sqz_model_linear_get).
+    void (*row_to_float)(const struct sqz_linear *l, int64_t o, float *out);
+    // Bytes of weights (and metadata) the layer streams per token.
+    size_t (*bytes)(const struct sqz_linear *l);
+} sqz_linear_impl;
+
 // y = x·Wᵀ (+ b): W is n_out rows of n_in weights of any supported type, read in place.
 typedef struct sqz_linear {
     const char *name;   // tensor name, for messages
@@ -18,6 +40,8 @@ typedef struct sqz_linear {
     const float *b;     // [n_out] or NULL
     const sqz_kernel *k;
     bool exact;         // dequantize each row to f32 and use the reference f32 dot
+    const sqz_linear_impl *impl; // non-NULL: an sqz layout (type/w/row_bytes/k unused), weights in data
+    const void *data;
 } sqz_linear;
 
 typedef struct sqz_layer {
@@ -43,6 +67,7 @@ struct sqz_model {
     float rope_freq_scale;      // 1/factor for linear scaling, else 1
     const sqz_vec_ops *vec;     // float vector ops (llama.cpp rounding)
     int64_t max_n_in;           // largest n_in over all linears (scratch sizing)
+    size_t max_act_row;         // largest prepared activation row of any impl linear (scratch sizing)
     void **owned;               // transformed tensors (freed with the model)
     int n_owned;
     size_t owned_bytes;
@@ -66,6 +91,11 @@ struct sqz_ctx {
     float *att;          // [n_threads][n_ctx_pad] attention scores
     float *wrow;         // [n_threads][max_n_in] exact mode: one dequantized weight row
 };
+
+// Bytes of weights a linear streams per token (0 when absent).
+size_t sqz_linear_bytes(const sqz_linear *l);
+// Output row o of a linear's weights as floats [n_in] (any type or impl).
+void sqz_linear_row_to_float(const sqz_linear *l, int64_t o, float *out);
 
 // Linear layer over n rows of activations: x [n][n_in] → y [n][n_out] (contiguous rows).
 void sqz_linear_forward(sqz_ctx *c, const sqz_linear *l, const float *x, float *y, int64_t n);

@@ -34,13 +34,25 @@ static void dot_rows(const linear_job *j, int ith, int64_t r0, int64_t r1) {
     (void)ith;
 }
 
+size_t sqz_linear_bytes(const sqz_linear *l) {
+    if (l->impl)
+        return l->impl->bytes(l);
+    return l->w ? l->row_bytes * (size_t)l->n_out : 0;
+}
+
+void sqz_linear_row_to_float(const sqz_linear *l, int64_t o, float *out) {
+    if (l->impl)
+        l->impl->row_to_float(l, o, out);
+    else
+        sqz_type_traits_of(l->type)->to_float(l->w + o * l->row_bytes, out, l->n_in);
+}
+
 // Exact mode: dequantize each weight row (reference codec), then the reference f32 dot.
 static void dot_rows_exact(const linear_job *j, int ith, int64_t r0, int64_t r1) {
     const sqz_linear *l = j->l;
     float *wrow = j->c->wrow + ith * j->c->m->max_n_in;
-    const sqz_type_traits *tr = sqz_type_traits_of(l->type);
     for (int64_t o = r0; o < r1; o++) {
-        tr->to_float(l->w + o * l->row_bytes, wrow, l->n_in);
+        sqz_linear_row_to_float(l, o, wrow);
         for (int64_t t = 0; t < j->n; t++)
             sqz_dot_f32_ref(l->n_in, wrow, j->x + t * l->n_in, &j->y[t * l->n_out + o]);
     }
@@ -53,6 +65,8 @@ static void linear_task(void *arg, int ith, int nth) {
     sqz_split_range(l->n_out, ith, nth, &r0, &r1);
     if (l->exact)
         dot_rows_exact(j, ith, r0, r1);
+    else if (l->impl)
+        l->impl->rows(l, j->convert ? j->c->xa : (const void *)j->x, j->act_row, j->y, j->n, r0, r1);
     else
         dot_rows(j, ith, r0, r1);
     if (l->b)
@@ -69,6 +83,18 @@ static void convert_task(void *arg, int ith, int nth) {
         j->convert(j->x + t * j->l->n_in, (uint8_t *)j->c->xa + t * j->act_row, j->l->n_in);
 }
 
+// An impl linear's activation preparation, one token per task.
+static void prep_task(void *arg, int ith, int nth) {
+    const linear_job *j = arg;
+    int64_t t0, t1;
+    sqz_split_range(j->n, ith, nth, &t0, &t1);
+    for (int64_t t = t0; t < t1; t++)
+        j->l->impl->prep(j->l, j->x + t * j->l->n_in, (uint8_t *)j->c->xa + t * j->act_row);
+}
+
+// Marks "activations converted into c->xa" for impl linears (whose prep is not an sqz_act_fn).
+static void impl_prepared(const float *x, void *y, int64_t n) { (void)x, (void)y, (void)n; }
+
 static void add_bias(const sqz_linear *l, float *y, int64_t n) {
     if (l->b)
         for (int64_t t = 0; t < n; t++)
@@ -77,14 +103,24 @@ static void add_bias(const sqz_linear *l, float *y, int64_t n) {
 }
 
 void sqz_linear_forward(sqz_ctx *c, const sqz_linear *l, const float *x, float *y, int64_t n) {
-    if (l->type == SQZ_TYPE_F32 && n > 1) { // GEMM: y[n][n_out] = x[n][n_in] · W[n_out][n_in]ᵀ
+    if (!l->impl && l->type == SQZ_TYPE_F32 && n > 1) { // GEMM: y[n][n_out] = x[n][n_in] · W[n_out][n_in]ᵀ
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)l->n_out, (int)l->n_in, 1.0f, x,
                     (int)l->n_in, (const float *)l->w, (int)l->n_in, 0.0f, y, (int)l->n_out);
         add_bias(l, y, n);
         return;
     }
-    linear_job j = {c, l, x, y, n, NULL, 0};
-    if (!l->exact) {
+    linear_job j = {c, l, x, y, n, NULL, (size_t)l->n_in * sizeof(float)};
+    if (l->impl && !l->exact) {
+        j.act_row = l->impl->act_row_size(l);
+        if (j.act_row) {
+            j.convert = impl_prepared;
+            if (n == 1)
+                l->impl->prep(l, x, c->xa);
+            else
+                sqz_pool_run(c->pool, prep_task, &j);
+        } else
+            j.act_row = (size_t)l->n_in * sizeof(float);
+    } else if (!l->exact) {
         j.act_row = sqz_act_row_size(l->k->act, l->n_in);
         j.convert = sqz_act_converter(l->k->act);
         if (l->k->act == SQZ_ACT_F32) // the kernels read x as it is
@@ -137,7 +173,7 @@ static void multi_task(void *arg, int ith, int nth) {
 void sqz_linear_forward_multi(sqz_ctx *c, const sqz_linear *const *ls, float *const *ys, int nl, const float *x, int64_t n) {
     bool same = true;
     for (int i = 0; i < nl; i++)
-        same = same && !ls[i]->exact && ls[i]->type != SQZ_TYPE_F32 && ls[i]->n_in == ls[0]->n_in &&
+        same = same && !ls[i]->exact && !ls[i]->impl && ls[i]->type != SQZ_TYPE_F32 && ls[i]->n_in == ls[0]->n_in &&
                ls[i]->k->act == ls[0]->k->act;
     if (!same || (ls[0]->type == SQZ_TYPE_F32 && n > 1)) {
         for (int i = 0; i < nl; i++)

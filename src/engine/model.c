@@ -401,14 +401,13 @@ sqz_status sqz_parse_ids(const char *s, int32_t **ids, int64_t *n) {
     return SQZ_OK;
 }
 
-static size_t lin_bytes(const sqz_linear *l) { return l->w ? l->row_bytes * (size_t)l->n_out : 0; }
 
 size_t sqz_model_weight_bytes(const sqz_model *m) {
-    size_t total = lin_bytes(&m->lm_head) + sqz_type_row_size(m->tok_embd->type, m->cfg.n_embd);
+    size_t total = sqz_linear_bytes(&m->lm_head) + sqz_type_row_size(m->tok_embd->type, m->cfg.n_embd);
     for (int64_t i = 0; i < m->cfg.n_layer; i++) {
         const sqz_layer *L = &m->layers[i];
-        total += lin_bytes(&L->wq) + lin_bytes(&L->wk) + lin_bytes(&L->wv) + lin_bytes(&L->wo) + lin_bytes(&L->wqkv) +
-                 lin_bytes(&L->w_gate) + lin_bytes(&L->w_up) + lin_bytes(&L->w_down);
+        total += sqz_linear_bytes(&L->wq) + sqz_linear_bytes(&L->wk) + sqz_linear_bytes(&L->wv) + sqz_linear_bytes(&L->wo) + sqz_linear_bytes(&L->wqkv) +
+                 sqz_linear_bytes(&L->w_gate) + sqz_linear_bytes(&L->w_up) + sqz_linear_bytes(&L->w_down);
     }
     return total;
 }
