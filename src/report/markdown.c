@@ -65,7 +65,10 @@ static void md_variants(FILE *f, const sqz_analysis *a) {
         md_cell(f, i == a->baseline ? "baseline" : s->success ? "**pass**" : "fail");
         fprintf(f, "| %s / %s |\n", s->front_size ? "yes" : "no", s->front_latency ? "yes" : "no");
     }
-    fputs("\n", f);
+    fputs("\n*Quality retained*: the mean over tasks of the primary metric relative to the baseline "
+          "(variant/baseline, or baseline/variant where lower is better), each task capped at 100 % — beating "
+          "the baseline on a small sample is usually noise. The table below has the uncapped values.\n\n",
+          f);
 }
 
 static void md_results(FILE *f, const sqz_analysis *a) {

@@ -113,7 +113,7 @@ def main():
             m = metrics.get((vid, t), {})
             for mname, (value, direction, prim) in m.items():
                 if prim:
-                    q.append(retained(value, metrics[(base_vid, t)][mname][0], direction))
+                    q.append(min(1.0, retained(value, metrics[(base_vid, t)][mname][0], direction)))
         lat = np.array([s[2] for t in tasks for s in samples.get((vid, t), []) if s[2] is not None])
         p50, p90, p99 = np.percentile(lat, [50, 90, 99])
         summ[vid] = dict(name=name, bytes=nbytes, q=float(np.mean(q)), p50=p50, p90=p90, p99=p99, mean=lat.mean())
