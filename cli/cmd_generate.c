@@ -1,6 +1,6 @@
 // sqz generate MODEL (-p PROMPT | --prompt-ids "ID ...") [-n N] [--temp T] [--top-k K] [--top-p P]
 //   [--min-p P] [--repeat-penalty R] [--repeat-last-n N] [--seed S] [--stop STR]... [--stream]
-//   [--ignore-eos] [--ids] [-t THREADS] [-c CTX] [--exact]
+//   [--ignore-eos] [--ids] [-t THREADS] [-c CTX] [--exact] [--adapter DIR]
 // Prints the continuation (not the prompt); --ids prints the generated ids on one line instead.
 #include <string.h>
 
@@ -16,7 +16,8 @@ static const char *usage_text =
     "  --ignore-eos      do not stop at the end-of-generation token\n"
     "  --ids             print generated token ids (space-separated) instead of text\n"
     "  -t THREADS        threads (default: physical cores)   -c CTX  context size\n"
-    "  --exact           f32 activations for quantized weights (reference path)\n";
+    "  --exact           f32 activations for quantized weights (reference path)\n"
+    "  --adapter DIR     run a PEFT LoRA adapter directory on top of MODEL, unmerged\n";
 
 #define MAX_STOP 16
 
@@ -138,6 +139,8 @@ int sqz_cmd_generate(int argc, char **argv) {
             prompt = v, i++;
         else if (!strcmp(a, "--prompt-ids") && v)
             prompt_ids = v, i++;
+        else if (!strcmp(a, "--adapter") && v)
+            lo.adapter = v, i++;
         else if (!strcmp(a, "--stop") && v) {
             if (g.n_stop == MAX_STOP || !*v)
                 return cli_usage_error("generate", "--stop: at most %d non-empty strings", MAX_STOP);

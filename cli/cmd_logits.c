@@ -1,4 +1,4 @@
-// sqz logits MODEL --ids "ID ID ..." [--out FILE] [-t N] [-c N] [-b N] [--exact]
+// sqz logits MODEL --ids "ID ID ..." [--out FILE] [-t N] [-c N] [-b N] [--exact] [--adapter DIR]
 // With --out: little-endian float32 logits, row-major [n_tokens][n_vocab]. Without: top 5 per position.
 #include <string.h>
 
@@ -6,9 +6,11 @@
 
 static const char *usage_text =
     "usage: sqz logits MODEL --ids \"ID ID ...\" [--out FILE] [-t THREADS] [-c CTX] [-b BATCH] [--exact]\n"
+    "                  [--adapter DIR]\n"
     "  --out FILE   write float32 logits [n_tokens][n_vocab] (little-endian) instead of printing the top 5\n"
     "  -b BATCH     evaluate at most BATCH tokens per forward pass (default 512; 1 = token by token)\n"
-    "  --exact      f32 activations for quantized weights (dequantize-then-dot reference path)\n";
+    "  --exact      f32 activations for quantized weights (dequantize-then-dot reference path)\n"
+    "  --adapter DIR  run a PEFT LoRA adapter directory on top of MODEL, unmerged\n";
 
 static void print_top5(const float *row, int64_t nv, int64_t pos, int32_t id) {
     int32_t best[5];
@@ -39,6 +41,8 @@ int sqz_cmd_logits(int argc, char **argv) {
             ids_s = v, i++;
         else if (!strcmp(a, "--out") && v)
             out = v, i++;
+        else if (!strcmp(a, "--adapter") && v)
+            lo.adapter = v, i++;
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             if (!cli_parse_int("logits", a, v, &threads))
                 return 2;

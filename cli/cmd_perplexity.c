@@ -1,4 +1,4 @@
-// sqz perplexity MODEL (-f FILE | --ids-file FILE) [-c CTX] [-b BATCH] [-t THREADS] [--exact]
+// sqz perplexity MODEL (-f FILE | --ids-file FILE) [-c CTX] [-b BATCH] [-t THREADS] [--exact] [--adapter DIR]
 // llama-perplexity's default mode: non-overlapping chunks of CTX tokens, each evaluated from a
 // fresh cache with its first token replaced by BOS, second half scored. Prints the cumulative
 // value after each chunk ("[1]43.4118,[2]...") and a final line "PPL = X +/- Y".
@@ -8,9 +8,11 @@
 
 static const char *usage_text =
     "usage: sqz perplexity MODEL (-f FILE | --ids-file FILE) [-c CTX] [-b BATCH] [-t THREADS] [--exact]\n"
+    "                  [--adapter DIR]\n"
     "  -f FILE         text file (tokenized with the model's tokenizer, BOS added as it declares)\n"
     "  --ids-file FILE token ids (whitespace-separated) instead of text\n"
-    "  -c CTX          chunk size (default 512)   -b BATCH  tokens per forward batch (default CTX)\n";
+    "  -c CTX          chunk size (default 512)   -b BATCH  tokens per forward batch (default CTX)\n"
+    "  --adapter DIR   run a PEFT LoRA adapter directory on top of MODEL, unmerged\n";
 
 static void on_chunk(void *user, int64_t k, int64_t n, double ppl) {
     (void)user;
@@ -32,6 +34,8 @@ int sqz_cmd_perplexity(int argc, char **argv) {
             file = v, i++;
         else if (!strcmp(a, "--ids-file") && v)
             ids_file = v, i++;
+        else if (!strcmp(a, "--adapter") && v)
+            lo.adapter = v, i++;
         else if (!strcmp(a, "-c") || !strcmp(a, "-b") || !strcmp(a, "-t")) {
             long long *dst = a[1] == 'c' ? &n_chunk : a[1] == 'b' ? &n_batch : &threads;
             if (!cli_parse_int("perplexity", a, v, dst))

@@ -6,10 +6,10 @@
 
 static const char *const USAGE =
     "usage: sqz train pretrain --config CONFIG_JSON [--init MODEL] --corpus PATH -o DIR [budget]\n"
-    "       sqz train lora --base MODEL [--rank R] [--alpha A] [--targets q_proj,v_proj,...] [--merge]\n"
-    "                      --corpus PATH -o ADAPTER_DIR [budget]\n"
-    "       sqz train distill --teacher MODEL --student LAYERS (every2 | 0,2,4,...) [--tau T] [--kl-weight "
-    "W]\n"
+    "       sqz train lora --base MODEL [--rank R] [--alpha A] [--targets q_proj,v_proj,...|c_attn,c_proj,...]\n"
+    "                      [--merge] --corpus PATH -o ADAPTER_DIR [budget]\n"
+    "       sqz train distill --teacher MODEL --student LAYERS|CONFIG [--tau T] [--kl-weight W]\n"
+    "                      LAYERS: every2 | 0,2,4,...  CONFIG: student.json[:0,2,...] (narrower HF config)\n"
     "                      --corpus PATH -o DIR [budget]\n"
     "       sqz train merge --base MODEL --adapter ADAPTER_DIR -o OUT_DIR\n"
     "budget and options: --steps N | --tokens N, --lr X, --batch B, --seq T, --accum K, --seed S,\n"

@@ -27,6 +27,10 @@ typedef struct sqz_load_opts {
     // are dequantized row by row (scalar reference); slow, for checking. The default (false)
     // quantizes activations to 8-bit blocks for Q8_0/Q4_0/Q4_1 weights, as llama.cpp does.
     bool exact;
+    // A PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors) to run
+    // unmerged on top of the base: every targeted linear adds the F32 term (alpha/r)·B·(A·x).
+    // NULL: none. Works for every base format (F32/F16/BF16, GGUF of any type, GPTQ layout).
+    const char *adapter;
 } sqz_load_opts;
 
 // Open a model (HF directory, .gguf, or a file inside an HF directory) and prepare it to run.

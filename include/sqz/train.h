@@ -31,7 +31,8 @@ typedef struct sqz_train_opts {
     sqz_train_mode mode;
     const char *model;      // see sqz_train_mode; HF directory or .gguf (converted to F32 HF first)
     const char *init;       // pretrain: start from these weights (HF dir or .gguf) instead of random
-    const char *student;    // distill: teacher block indices "0,2,4" or "every2" (every other block)
+    const char *student;    // distill: teacher blocks "0,2,4" / "every2", or an HF config.json of a
+                            // narrower student, "student.json[:0,2,4]" (src/train/student.c)
     const char *corpus;     // tar of text files or one text file
     const char *tokenizer;  // path, or "bytes"; NULL = the model's own tokenizer (pretrain: "bytes")
     size_t corpus_bytes;    // read at most this much file content (0 = all)
@@ -48,7 +49,8 @@ typedef struct sqz_train_opts {
     double clip; // global gradient-norm clip (0 = off)
     int lora_rank;
     double lora_alpha;
-    const char *lora_targets; // comma list: q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj
+    const char *lora_targets; // comma list: q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj;
+                              // GPT-2: c_attn, c_proj (attn and mlp), attn.c_proj, mlp.c_proj, c_fc
     bool merge;               // LoRA: also write the merged model to out_dir/merged/
     double tau, alpha;        // distill temperature and KL weight (1 − alpha on cross-entropy)
     int64_t eval_every;       // held-out evaluation every N steps (0 = only at the end)

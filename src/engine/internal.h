@@ -42,6 +42,7 @@ typedef struct sqz_linear {
     bool exact;         // dequantize each row to f32 and use the reference f32 dot
     const sqz_linear_impl *impl; // non-NULL: an sqz layout (type/w/row_bytes/k unused), weights in data
     const void *data;
+    const struct sqz_lora *lora; // unmerged LoRA adapter added after the linear (engine/lora.h), or NULL
 } sqz_linear;
 
 typedef struct sqz_layer {

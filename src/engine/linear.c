@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "engine/internal.h"
+#include "engine/lora.h"
 
 typedef struct {
     sqz_ctx *c;
@@ -107,6 +108,7 @@ void sqz_linear_forward(sqz_ctx *c, const sqz_linear *l, const float *x, float *
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)l->n_out, (int)l->n_in, 1.0f, x,
                     (int)l->n_in, (const float *)l->w, (int)l->n_in, 0.0f, y, (int)l->n_out);
         add_bias(l, y, n);
+        sqz_lora_apply(l, x, y, n);
         return;
     }
     linear_job j = {c, l, x, y, n, NULL, (size_t)l->n_in * sizeof(float)};
@@ -131,6 +133,7 @@ void sqz_linear_forward(sqz_ctx *c, const sqz_linear *l, const float *x, float *
             sqz_pool_run(c->pool, convert_task, &j);
     }
     sqz_pool_run(c->pool, linear_task, &j);
+    sqz_lora_apply(l, x, y, n);
 }
 
 // ---- several linears over the same input -------------------------------------------------------------
@@ -190,4 +193,6 @@ void sqz_linear_forward_multi(sqz_ctx *c, const sqz_linear *const *ls, float *co
             sqz_pool_run(c->pool, convert_task, &cj);
     }
     sqz_pool_run(c->pool, multi_task, &j);
+    for (int i = 0; i < nl; i++)
+        sqz_lora_apply(ls[i], x, ys[i], n);
 }

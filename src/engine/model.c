@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "engine/internal.h"
+#include "engine/lora.h"
 
 // Tensor roles and their names per layout. %d is the layer index.
 typedef enum {
@@ -346,6 +347,8 @@ sqz_status sqz_model_load(sqz_model **out, const char *path, const sqz_load_opts
     if (st == SQZ_OK) {
         m->cfg = *sqz_model_file_config(m->file);
         st = load(m);
+        if (st == SQZ_OK && m->opts.adapter)
+            st = sqz_lora_load(m, m->opts.adapter);
         if (st != SQZ_OK)
             sqz_error_prefix(st, "%s: ", path);
     }

@@ -1,5 +1,7 @@
 // Merging a PEFT LoRA adapter (written by sqz or by PEFT itself) into its base model:
 // W += scale·B·A for every lora_A/lora_B pair, scale = lora_alpha / r (alpha / sqrt(r) with rsLoRA).
+// GPT-2 adapters (fan_in_fan_out: the base is a Conv1D [in][out]) need no special case: the training
+// model holds every weight as [out][in] and transposes Conv1D back when saving.
 #include <cblas.h>
 #include <jansson.h>
 #include <math.h>
@@ -23,14 +25,12 @@ static sqz_status read_adapter_config(const char *dir, adapter_cfg *ac) {
     SQZ_FAIL_IF(!j, SQZ_ERR_FORMAT, "%s:%d:%d: %s", path, err.line, err.column, err.text);
     json_t *r = json_object_get(j, "r"), *a = json_object_get(j, "lora_alpha"),
            *t = json_object_get(j, "peft_type");
-    json_t *rs = json_object_get(j, "use_rslora"), *fi = json_object_get(j, "fan_in_fan_out");
+    json_t *rs = json_object_get(j, "use_rslora");
     sqz_status st = SQZ_OK;
     if (!json_is_integer(r) || json_integer_value(r) < 1 || !json_is_number(a))
         st = sqz_error(SQZ_ERR_FORMAT, "%s: needs integer r >= 1 and numeric lora_alpha", path);
     else if (!json_is_string(t) || strcmp(json_string_value(t), "LORA") != 0)
         st = sqz_error(SQZ_ERR_UNSUPPORTED, "%s: peft_type is not LORA", path);
-    else if (json_is_true(fi))
-        st = sqz_error(SQZ_ERR_UNSUPPORTED, "%s: fan_in_fan_out adapters are not supported", path);
     if (st == SQZ_OK) {
         ac->rank = (int)json_integer_value(r);
         double alpha = json_number_value(a);
@@ -73,8 +73,6 @@ static sqz_status merge_pair(tr_model *m, const tr_param *w, const sqz_tensor *a
                 SQZ_ERR_FORMAT, "adapter: '%s' [%lld][%lld] / '%s' [%lld][%lld] do not fit '%s' [%lld][%lld]",
                 a->name, (long long)a->shape[0], (long long)a->shape[1], b->name, (long long)b->shape[0],
                 (long long)b->shape[1], w->name, (long long)w->shape[0], (long long)w->shape[1]);
-    SQZ_FAIL_IF(m->cfg.arch == SQZ_ARCH_GPT2, SQZ_ERR_UNSUPPORTED,
-                "adapter: merging into GPT-2 Conv1D weights");
     float *fa = NULL, *fb = NULL;
     sqz_status st = to_f32(a, &fa);
     if (st == SQZ_OK)

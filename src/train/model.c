@@ -283,6 +283,9 @@ sqz_status tr_model_add_lora(tr_model *m, const int *slots, int n_slots, int ran
             snprintf(fb, sizeof fb, "%s.lora_B.weight", nm);
             a->a = add_param(m, rank, ni, pre, l, fa);
             a->b = add_param(m, no, rank, pre, l, fb);
+            a->fused = c->arch == SQZ_ARCH_GPT2 && s == S_WQ;
+            if (a->fused) // c_attn: k and v are the other two thirds of the same adapter
+                m->lora_lslot[l][S_WK] = m->lora_lslot[l][S_WV] = m->n_lora;
             m->lora_lslot[l][s] = m->n_lora++;
         }
     void *p = m->oom ? NULL : realloc(m->params, m->n_params * m->esz);
@@ -382,9 +385,10 @@ static void carve_all(tr_model *m, carver *cv) {
         a->ln2_m = carve(cv, N), a->ln2_r = carve(cv, N);
         a->g = c->arch == SQZ_ARCH_GPT2 ? NULL : carve(cv, N * F);
         a->u = carve(cv, N * F), a->h = carve(cv, N * F);
-        for (int s = 0; s < N_SLOTS; s++)
-            a->xa[s] =
-                m->lora_lslot[l][s] >= 0 ? carve(cv, N * (size_t)m->lora[m->lora_lslot[l][s]].rank) : NULL;
+        for (int s = 0; s < N_SLOTS; s++) // one x·A^T per adapter (a fused c_attn keeps it at S_WQ)
+            a->xa[s] = m->lora_lslot[l][s] >= 0 && m->lora[m->lora_lslot[l][s]].slot == s
+                           ? carve(cv, N * (size_t)m->lora[m->lora_lslot[l][s]].rank)
+                           : NULL;
     }
     m->res_out = carve(cv, N * E), m->lnf = carve(cv, N * E), m->lnf_m = carve(cv, N),
     m->lnf_r = carve(cv, N);

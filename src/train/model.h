@@ -55,8 +55,11 @@ typedef struct tr_param {
 } tr_param;
 
 // A LoRA adapter on one linear slot of one layer: y += scale · (x·A^T)·B^T.
+// GPT-2's fused c_attn (slot S_WQ, `fused`): one A [rank][E] and B [3E][rank] over q|k|v; the S_WK and
+// S_WV slots map to the same adapter and use rows E..2E / 2E..3E of B (x·A^T is computed once, at S_WQ).
 typedef struct tr_lora {
     int layer, slot, rank;
+    bool fused;
     size_t a, b; // element offsets of A[rank][in] and B[out][rank] in params
 } tr_lora;
 

@@ -7,16 +7,24 @@
 // Gradient of the parameter at `off`, or NULL when it is frozen (or absent).
 #define GW(off) ((off) == TR_NONE || (off) < m->train_off ? NULL : (T *)m->grads + ((off)-m->train_off))
 
+// Element offset of the rows of B that slot s uses: a fused c_attn adapter's k and v parts are the
+// second and third No-row blocks of B.
+static size_t MOP(lora_b_off)(const tr_lora *a, int s, int No) {
+    size_t part = !a->fused || s == S_WQ ? 0 : s == S_WK ? 1 : 2;
+    return a->b + part * (size_t)No * (size_t)a->rank;
+}
+
 // y[N][No] = x·W^T + b (+ scale·(x·A^T)·B^T with a LoRA adapter, keeping x·A^T for the backward).
 static void MOP(lin_fwd)(tr_model *m, int l, int s, int sb, T *y, const T *x, int N, int Ni, int No) {
     OPS(linear_fwd)(y, x, PW(m->slot[l][s]), sb >= 0 ? PW(m->slot[l][sb]) : NULL, N, Ni, No);
     int li = m->lora_lslot[l][s];
     if (li >= 0) {
         const tr_lora *a = &m->lora[li];
-        T *xa = m->acts[l].xa[s];
-        OPS(linear_fwd)(xa, x, PW(a->a), NULL, N, Ni, a->rank);
-        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, N, No, a->rank, (T)m->lora_scale, xa, a->rank, PW(a->b),
-             a->rank, 1, y, No);
+        T *xa = m->acts[l].xa[a->slot];
+        if (s == a->slot) // a fused adapter's k/v parts reuse the q part's x·A^T (same input)
+            OPS(linear_fwd)(xa, x, PW(a->a), NULL, N, Ni, a->rank);
+        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, N, No, a->rank, (T)m->lora_scale, xa, a->rank,
+             PW(MOP(lora_b_off)(a, s, No)), a->rank, 1, y, No);
     }
 }
 
@@ -27,13 +35,14 @@ static void MOP(lin_bwd)(tr_model *m, int l, int s, int sb, T *dx, const T *dy, 
     int li = m->lora_lslot[l][s];
     if (li >= 0) {
         const tr_lora *a = &m->lora[li];
-        const T *xa = m->acts[l].xa[s];
+        const T *xa = m->acts[l].xa[a->slot];
         T *dxa = m->d_xa, sc = (T)m->lora_scale;
-        if (GW(a->b)) // dB[No][r] += scale·dy^T·xa
-            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, No, a->rank, N, sc, dy, No, xa, a->rank, 1,
-                 GW(a->b), a->rank);
-        // dxa[N][r] = scale·dy·B, then through A
-        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, a->rank, No, sc, dy, No, PW(a->b), a->rank, 0, dxa,
+        size_t b = MOP(lora_b_off)(a, s, No);
+        if (GW(b)) // dB[No][r] += scale·dy^T·xa
+            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, No, a->rank, N, sc, dy, No, xa, a->rank, 1, GW(b),
+                 a->rank);
+        // dxa[N][r] = scale·dy·B, then through A (a fused adapter's three parts each add to dA and dx)
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, a->rank, No, sc, dy, No, PW(b), a->rank, 0, dxa,
              a->rank);
         OPS(linear_bwd)(dx, GW(a->a), NULL, dxa, x, PW(a->a), N, Ni, a->rank);
     }

@@ -34,6 +34,14 @@ typedef struct tr_src {
     sqz_model_file *mf;
 } tr_src;
 
+// The distillation student for `spec` (see student.c): LAYERS ("every2", "0,2,4") copies teacher blocks;
+// CONFIG ("student.json" or "student.json:0,2") builds a narrower model initialised by structured
+// truncation, scoring channels/heads on the teacher's activations over calibration batches of `train`
+// (the teacher's batch size must be set). cfg_json receives the config path the output's config.json
+// comes from (unchanged for LAYERS).
+sqz_status tr_student_new(tr_model **out, tr_model *teacher, const char *spec, const tr_stream *train, uint64_t seed,
+                          char *cfg_json, size_t cfg_cap);
+
 sqz_status tr_src_open(tr_src *s, const char *path);
 void tr_src_close(tr_src *s); // removes the temp directory
 

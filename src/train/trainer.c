@@ -171,91 +171,48 @@ static void job_free(job *j) {
     tr_src_close(&j->src);
 }
 
-static int slot_of(const char *name, size_t len) {
+// The slots a target name adapts, as PEFT matches target_modules (a module whose name ends with
+// ".<target>"): GPT-2's "c_proj" is both attn.c_proj and mlp.c_proj. Returns the count (0: unknown).
+static int slots_of(bool gpt2, const char *name, size_t len, int out[2]) {
     static const struct {
         const char *n;
-        int s;
-    } T[] = {{"q_proj", S_WQ},  {"k_proj", S_WK},    {"v_proj", S_WV}, {"o_proj", S_WO}, {"gate_proj", S_WG},
-             {"up_proj", S_WU}, {"down_proj", S_WD}, {"c_proj", S_WO}, {"c_fc", S_WU}};
-    for (size_t i = 0; i < sizeof T / sizeof *T; i++)
-        if (strlen(T[i].n) == len && memcmp(T[i].n, name, len) == 0)
-            return T[i].s;
-    return -1;
+        int s0, s1;
+    } LL[] = {{"q_proj", S_WQ, -1},    {"k_proj", S_WK, -1},  {"v_proj", S_WV, -1},   {"o_proj", S_WO, -1},
+              {"gate_proj", S_WG, -1}, {"up_proj", S_WU, -1}, {"down_proj", S_WD, -1}},
+      G2[] = {{"c_attn", S_WQ, -1},      {"attn.c_attn", S_WQ, -1}, {"c_proj", S_WO, S_WD}, {"attn.c_proj", S_WO, -1},
+              {"mlp.c_proj", S_WD, -1}, {"c_fc", S_WU, -1},        {"mlp.c_fc", S_WU, -1}};
+    const size_t n = gpt2 ? sizeof G2 / sizeof *G2 : sizeof LL / sizeof *LL;
+    for (size_t i = 0; i < n; i++) {
+        const char *t = gpt2 ? G2[i].n : LL[i].n;
+        if (strlen(t) == len && memcmp(t, name, len) == 0) {
+            out[0] = gpt2 ? G2[i].s0 : LL[i].s0, out[1] = gpt2 ? G2[i].s1 : LL[i].s1;
+            return out[1] >= 0 ? 2 : 1;
+        }
+    }
+    return 0;
 }
 
 static sqz_status setup_lora(job *j) {
     const sqz_train_opts *o = j->o;
+    bool gpt2 = j->m->cfg.arch == SQZ_ARCH_GPT2;
     int slots[N_SLOTS], n = 0;
     for (const char *p = o->lora_targets; p && *p;) {
         size_t len = strcspn(p, ",");
-        int s = slot_of(p, len);
-        SQZ_FAIL_IF(s < 0 || (j->m->cfg.arch == SQZ_ARCH_GPT2 && s == S_WQ), SQZ_ERR_ARG,
-                    "lora: unknown or unsupported target '%.*s' (Llama: "
-                    "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,"
-                    "down_proj)",
-                    (int)len, p);
-        bool dup = false;
-        for (int i = 0; i < n; i++)
-            dup |= slots[i] == s;
-        if (!dup)
-            slots[n++] = s;
+        int ss[2], k = slots_of(gpt2, p, len, ss);
+        SQZ_FAIL_IF(k == 0, SQZ_ERR_ARG, "lora: unknown or unsupported target '%.*s' (%s)", (int)len, p,
+                    gpt2 ? "GPT-2: c_attn,c_proj,c_fc,attn.c_proj,mlp.c_proj"
+                         : "Llama: q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj");
+        for (int q = 0; q < k; q++) {
+            bool dup = false;
+            for (int i = 0; i < n; i++)
+                dup |= slots[i] == ss[q];
+            if (!dup)
+                slots[n++] = ss[q];
+        }
         p += len + (p[len] == ',');
     }
     SQZ_FAIL_IF(n == 0, SQZ_ERR_ARG, "lora: no targets");
     return tr_model_add_lora(j->m, slots, n, o->lora_rank, o->lora_alpha, o->seed);
-}
-
-// Teacher block indices from "0,2,4" or "everyK".
-static sqz_status parse_layers(const char *spec, int64_t n_layer, int *idx, int *n) {
-    *n = 0;
-    SQZ_FAIL_IF(!spec || !*spec, SQZ_ERR_ARG, "distill: --student LAYERS is required (e.g. every2 or 0,2,4)");
-    if (strncmp(spec, "every", 5) == 0) {
-        long k = strtol(spec + 5, NULL, 10);
-        SQZ_FAIL_IF(k < 1 || k > n_layer, SQZ_ERR_ARG, "distill: bad student spec '%s'", spec);
-        for (int64_t l = 0; l < n_layer; l += k)
-            idx[(*n)++] = (int)l;
-        return SQZ_OK;
-    }
-    for (const char *p = spec; *p;) {
-        char *end;
-        long v = strtol(p, &end, 10);
-        SQZ_FAIL_IF(end == p || v < 0 || v >= n_layer || *n >= 256, SQZ_ERR_ARG,
-                    "distill: bad student layer list '%s' (teacher has %lld blocks)", spec,
-                    (long long)n_layer);
-        idx[(*n)++] = (int)v;
-        p = *end == ',' ? end + 1 : end;
-        SQZ_FAIL_IF(*p && *end != ',', SQZ_ERR_ARG, "distill: bad student layer list '%s'", spec);
-    }
-    return SQZ_OK;
-}
-
-// Student: teacher's config with the kept blocks; every tensor copied from the teacher.
-static sqz_status setup_student(job *j) {
-    int idx[256], n = 0;
-    SQZ_TRY(parse_layers(j->o->student, j->teacher->cfg.n_layer, idx, &n));
-    sqz_model_config c = j->teacher->cfg;
-    c.n_layer = n;
-    SQZ_TRY(tr_model_new(&j->m, &c, false));
-    tr_model *s = j->m, *t = j->teacher;
-    for (int i = 0; i < s->n_tab; i++) {
-        const tr_param *p = &s->tab[i];
-        char name[160];
-        const char *dot = strstr(p->name, "layers.") ? strstr(p->name, "layers.") + 7
-                          : strstr(p->name, ".h.")   ? strstr(p->name, ".h.") + 3
-                                                     : NULL;
-        if (dot) {
-            int l = atoi(dot);
-            snprintf(name, sizeof name, "%.*s%d%s", (int)(dot - p->name), p->name, idx[l], strchr(dot, '.'));
-        } else {
-            snprintf(name, sizeof name, "%s", p->name);
-        }
-        int k = 0;
-        while (k < t->n_tab && strcmp(t->tab[k].name, name) != 0)
-            k++;
-        SQZ_FAIL_IF(k == t->n_tab, SQZ_ERR_NOT_FOUND, "distill: teacher has no tensor '%s'", name);
-        memcpy((float *)s->params + p->off, (const float *)t->params + t->tab[k].off, p->n * sizeof(float));
-    }
-    return SQZ_OK;
 }
 
 static sqz_status setup_models(job *j) {
@@ -288,8 +245,8 @@ static sqz_status setup_models(job *j) {
     tr_model **dst = o->mode == SQZ_TRAIN_DISTILL ? &j->teacher : &j->m;
     SQZ_TRY(tr_model_new(dst, c, false));
     SQZ_TRY(tr_model_load_weights(*dst, j->src.mf));
-    if (o->mode == SQZ_TRAIN_DISTILL)
-        return setup_student(j);
+    if (o->mode == SQZ_TRAIN_DISTILL) // the student is built once the data is there (calibration)
+        return SQZ_OK;
     return setup_lora(j);
 }
 
@@ -306,13 +263,16 @@ static sqz_status setup(job *j) {
     if (!tokp)
         tokp = o->mode == SQZ_TRAIN_PRETRAIN ? "bytes" : j->cfg_dir;
     SQZ_TRY(tr_data_load(&j->data, o->corpus, tokp, o->corpus_bytes));
+    if (j->teacher) {
+        SQZ_TRY(tr_model_set_batch(j->teacher, o->batch, o->seq));
+        SQZ_TRY(tr_student_new(&j->m, j->teacher, o->student, &j->data.train, o->seed, j->cfg_json,
+                               sizeof j->cfg_json));
+    }
     SQZ_FAIL_IF(j->data.n_vocab > j->m->cfg.n_vocab, SQZ_ERR_ARG,
                 "train: tokenizer has %lld tokens, model only %lld", (long long)j->data.n_vocab,
                 (long long)j->m->cfg.n_vocab);
     SQZ_TRY(tr_model_alloc_train(j->m, true));
     SQZ_TRY(tr_model_set_batch(j->m, o->batch, o->seq));
-    if (j->teacher)
-        SQZ_TRY(tr_model_set_batch(j->teacher, o->batch, o->seq));
     size_t N = (size_t)o->batch * o->seq;
     j->tok = malloc(N * sizeof *j->tok), j->tgt = malloc(N * sizeof *j->tgt);
     SQZ_FAIL_IF(!j->tok || !j->tgt, SQZ_ERR_NOMEM, "train: out of memory");
@@ -419,7 +379,8 @@ static sqz_status save_lora(job *j) {
     json_object_set_new(cfg, "lora_dropout", json_real(0));
     json_object_set_new(cfg, "target_modules", tm);
     json_object_set_new(cfg, "bias", json_string("none"));
-    json_object_set_new(cfg, "fan_in_fan_out", json_false());
+    // GPT-2's Conv1D stores weights [in][out]; PEFT records that (it only affects merging).
+    json_object_set_new(cfg, "fan_in_fan_out", json_boolean(j->m->cfg.arch == SQZ_ARCH_GPT2));
     json_object_set_new(cfg, "inference_mode", json_true());
     json_object_set_new(cfg, "init_lora_weights", json_true());
     json_object_set_new(cfg, "use_rslora", json_false());

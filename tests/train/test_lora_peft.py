@@ -2,6 +2,7 @@
 and give the logits of the model sqz merged (`--merge` → ADAPTER_DIR/merged/), on:
 - the Llama GQA test model (HF base; adapters on q_proj, v_proj, down_proj);
 - the Qwen2 test model (q/k/v biases; adapters on all attention projections and the MLP);
+- the GPT-2 test model (adapters on the fused c_attn, attn.c_proj, mlp.c_proj, c_fc);
 - a Q8_0 GGUF of the Llama test model (a quantized base: frozen, dequantized to F32 for the forward;
   PEFT loads the adapter onto the same dequantized weights; merged.gguf is re-quantized to Q8_0).
 And the other direction: an adapter made by PEFT itself (random A and B, rsLoRA off/on) merged by
@@ -109,6 +110,9 @@ def main():
     run("llama-gqa", llama, llama, "q_proj,v_proj,down_proj", tmp)
     qwen = os.path.join(MODELS, "qwen2")
     run("qwen2", qwen, qwen, "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj", tmp)
+    # GPT-2: the fused c_attn (Conv1D, fan_in_fan_out) and both c_proj, named as PEFT matches them
+    gpt2 = os.path.join(MODELS, "gpt2")
+    run("gpt2", gpt2, gpt2, "c_attn,c_fc,attn.c_proj,mlp.c_proj", tmp)
     peft_made("llama-gqa", llama, tmp, False)
     peft_made("qwen2-rslora", qwen, tmp, True)
     # sqz train merge of sqz's own adapter = the --merge output, byte for byte

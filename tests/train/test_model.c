@@ -49,8 +49,8 @@ static void run(const char *what, sqz_model_config c, int lora, bool distill) {
     for (size_t i = 0; i < m->n_params; i++)
         P[i] = gc_uniform() * 0.5;
     if (lora) {
-        int slots[] = {S_WQ, S_WV, S_WD};
-        CHECK_OK(tr_model_add_lora(m, slots, 3, 3, 6.0, 1));
+        int slots[] = {S_WQ, S_WV, S_WD}, gpt2[] = {S_WQ, S_WO, S_WD}; // GPT-2: fused c_attn, both c_proj
+        CHECK_OK(tr_model_add_lora(m, c.arch == SQZ_ARCH_GPT2 ? gpt2 : slots, 3, 3, 6.0, 1));
         P = m->params;
         for (size_t i = m->train_off; i < m->n_params; i++) // B = 0 at init: make it nonzero to test dA
             P[i] = gc_uniform() * 0.5;
@@ -89,6 +89,7 @@ int main(void) {
     run("gpt2 tied", tiny(SQZ_ARCH_GPT2, true, false), 0, false);
     run("gpt2 untied", tiny(SQZ_ARCH_GPT2, false, false), 0, false);
     run("llama + lora (q,v,down)", tiny(SQZ_ARCH_LLAMA, false, false), 1, false);
+    run("gpt2 + lora (c_attn,c_proj)", tiny(SQZ_ARCH_GPT2, true, false), 1, false);
     run("llama distill loss", tiny(SQZ_ARCH_LLAMA, true, false), 0, true);
     return test_summary();
 }
