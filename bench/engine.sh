@@ -9,10 +9,13 @@
 # runs `sqz bench` and bench/llamacpp_bench.py (libllama through llama-cpp-python) with the same prompt length
 # (pp512), generation length (tg128), repetitions and threads, and prints one table with sqz/llama.cpp ratios.
 #
-# OPENBLAS_CORETYPE=SkylakeX is set for sqz: Debian's OpenBLAS misdetects these Zen CPUs and picks its Haswell
-# sgemm kernels (150-220 GFLOP/s on 2 threads); forcing the SkylakeX (AVX-512) kernels gives ~400 GFLOP/s, which
-# is what sqz's prompt processing (F32 GEMM through OpenBLAS) should be measured with. OPENBLAS_NUM_THREADS=1
-# keeps OpenBLAS's own threads from fighting sqz's pool. llama.cpp does not use OpenBLAS here.
+# OpenBLAS only matters for F32 weights (sqz's F16/BF16/Q8_0/Q4_0/Q4_1 batches run its own GEMM kernels,
+# src/kernels/gemm.h), so it does not touch the files made here. For F32 files: Debian's OpenBLAS 0.3.21 reports
+# Zen CPUs as "Zen" and uses its Haswell (AVX2) sgemm; on an AVX-512 Zen 4/5 the SkylakeX kernels are faster, so
+# OPENBLAS_CORETYPE=SkylakeX is set only when /proc/cpuinfo lists avx512f. On an AVX2-only CPU (the Zen 3 build
+# machine) forcing SkylakeX makes the first sgemm die with SIGILL (checked: exit 132), so it is left unset there.
+# OPENBLAS_NUM_THREADS=1 only sizes OpenBLAS's start-up pool; sqz sets OpenBLAS to its own -t thread count.
+# llama.cpp does not use OpenBLAS here.
 #
 # Default run (3 repetitions) takes roughly 8-10 minutes on 2 cores; --quick (1 repetition, tg32) about 3.
 set -euo pipefail
@@ -49,6 +52,8 @@ vocab_for() {
     *) echo "" ;; # tiny: placeholder vocabulary
     esac
 }
+BLAS_ENV=(OPENBLAS_NUM_THREADS=1)
+grep -qw avx512f /proc/cpuinfo && BLAS_ENV+=(OPENBLAS_CORETYPE=SkylakeX)
 RESULTS=$(mktemp)
 trap 'rm -f "$RESULTS"' EXIT
 for shape in $SHAPES; do
@@ -59,8 +64,7 @@ for shape in $SHAPES; do
             "$SQZ" synth --shape "$shape" --type "$type" --seed 0 ${v:+--vocab "$v"} -o "$f" >&2
         fi
         echo "== $shape $type: sqz bench" >&2
-        OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1 \
-            "$SQZ" bench "$f" -p "$P" -n "$N" -r "$REPS" -t "$THREADS" -o json |
+        env "${BLAS_ENV[@]}" "$SQZ" bench "$f" -p "$P" -n "$N" -r "$REPS" -t "$THREADS" -o json |
             "$PY" -c 'import json,sys; [print(json.dumps(dict(r, engine="sqz", shape=sys.argv[1], type=sys.argv[2]))) for r in json.load(sys.stdin)]' "$shape" "$type" >>"$RESULTS"
         echo "== $shape $type: llama.cpp" >&2
         "$PY" "$ROOT/bench/llamacpp_bench.py" "$f" -p "$P" -n "$N" -r "$REPS" -t "$THREADS" -o json |

@@ -2,9 +2,9 @@
 // linear shown to a callback, and in-memory replacement of weights and norms. This is what the
 // compress pipeline (GPTQ/AWQ, layer by layer as in the GPTQ reference) drives.
 //
-// The block below mirrors sqz_forward_llama's loop body op for op; tests/compress/test_compress.c
-// checks that embedding → every block → sqz_model_head reproduces sqz_ctx_eval's logits.
-#include <math.h>
+// The block is sqz_forward_llama's own (sqz_llama_block in forward.c), run over many sequences at
+// positions 0..; tests/compress/test_compress.c checks that embedding → every block →
+// sqz_model_head reproduces sqz_ctx_eval's logits.
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,97 +124,7 @@ sqz_status sqz_model_embed(const sqz_model *m, const int32_t *ids, int64_t n, fl
     return SQZ_OK;
 }
 
-// ---- the block (same arithmetic as forward.c) -------------------------------------------------------
-
-// RMSNorm as forward.c computes it (ggml's roundings).
-static void rmsnorm(float *out, const float *x, const float *w, int64_t d, float eps) {
-    double ss = 0;
-    for (int64_t i = 0; i < d; i++)
-        ss += (double)(x[i] * x[i]);
-    float mean = (float)(ss / (double)d);
-    float s = 1.0f / sqrtf(mean + eps);
-    for (int64_t i = 0; i < d; i++)
-        out[i] = x[i] * s * w[i];
-}
-
-// RoPE as forward.c computes it (ggml's angle recurrence and fused rotation).
-static void rope(float *x, int64_t n_heads, int64_t hd, int64_t pos, const sqz_model *m, sqz_rope_layout layout) {
-    int64_t half = hd / 2;
-    float theta = (float)pos;
-    for (int64_t i = 0; i < half; i++) {
-        float a = m->rope_freq_scale * (theta / m->rope_ff[i]);
-        float cs = cosf(a), sn = sinf(a);
-        theta *= m->rope_theta_scale;
-        for (int64_t h = 0; h < n_heads; h++) {
-            float *v = x + h * hd;
-            int64_t i0 = layout == SQZ_ROPE_ADJACENT ? 2 * i : i, i1 = layout == SQZ_ROPE_ADJACENT ? 2 * i + 1 : i + half;
-            float a0 = v[i0], a1 = v[i1];
-            v[i0] = fmaf(a0, cs, -(a1 * sn));
-            v[i1] = fmaf(a0, sn, a1 * cs);
-        }
-    }
-}
-
-// Attention of n_seq sequences of seq_len rows each (q/k/v in the context's scratch): each
-// sequence's k/v go to positions 0.. of layer l's cache, then sqz_attention runs on that
-// sequence's rows (the q/att_out scratch pointers are moved to them for the call).
-static void attention_seqs(sqz_ctx *c, int64_t l, int64_t n_seq, int64_t seq_len) {
-    const sqz_model_config *cfg = &c->m->cfg;
-    int64_t qd = cfg->n_head * cfg->head_dim, kvd = cfg->n_head_kv * cfg->head_dim;
-    float *q0 = c->q, *o0 = c->att_out;
-    for (int64_t s = 0; s < n_seq; s++) {
-        sqz_cache_store(c, l, 0, seq_len, c->k + s * seq_len * kvd, c->v + s * seq_len * kvd, kvd);
-        c->q = q0 + s * seq_len * qd, c->att_out = o0 + s * seq_len * qd;
-        sqz_attention(c, l, 0, seq_len);
-    }
-    c->q = q0, c->att_out = o0;
-}
-
-// One group of n_seq sequences already in c->x (n = n_seq·seq_len rows). Returns false when the
-// callback stopped the block.
-static bool block_rows(sqz_ctx *c, int64_t l, int64_t n_seq, int64_t seq_len, sqz_capture_cb cb, void *user) {
-    const sqz_model *m = c->m;
-    const sqz_model_config *cfg = &m->cfg;
-    const sqz_layer *L = &m->layers[l];
-    int64_t n = n_seq * seq_len, d = cfg->n_embd, hd = cfg->head_dim, qd = cfg->n_head * hd,
-            kvd = cfg->n_head_kv * hd, ff = cfg->n_ff;
-    float eps = (float)cfg->norm_eps;
-    // attention: xb = rmsnorm(x); q (n, n_head, hd), k/v (n, n_head_kv, hd), rotated at t % seq_len
-    for (int64_t t = 0; t < n; t++)
-        rmsnorm(c->xb + t * d, c->x + t * d, L->attn_norm, d, eps);
-    if (cb && cb(user, SQZ_CAP_ATTN_IN, c->xb, n, d))
-        return false;
-    const sqz_linear *qkv[3] = {&L->wq, &L->wk, &L->wv};
-    float *qkv_out[3] = {c->q, c->k, c->v};
-    sqz_linear_forward_multi(c, qkv, qkv_out, 3, c->xb, n);
-    for (int64_t t = 0; t < n; t++) {
-        rope(c->q + t * qd, cfg->n_head, hd, t % seq_len, m, cfg->rope_layout);
-        rope(c->k + t * kvd, cfg->n_head_kv, hd, t % seq_len, m, cfg->rope_layout);
-    }
-    attention_seqs(c, l, n_seq, seq_len); // att_out: (n, n_head, hd)
-    if (cb && cb(user, SQZ_CAP_ATTN_OUT, c->att_out, n, qd))
-        return false;
-    sqz_linear_forward(c, &L->wo, c->att_out, c->xb, n);
-    for (int64_t i = 0; i < n * d; i++)
-        c->x[i] += c->xb[i];
-    // MLP (SwiGLU): x += down(silu(gate(xb)) * up(xb)); hb/hb2: (n, ff)
-    for (int64_t t = 0; t < n; t++)
-        rmsnorm(c->xb + t * d, c->x + t * d, L->ffn_norm, d, eps);
-    if (cb && cb(user, SQZ_CAP_MLP_IN, c->xb, n, d))
-        return false;
-    const sqz_linear *gu[2] = {&L->w_gate, &L->w_up};
-    float *gu_out[2] = {c->hb, c->hb2};
-    sqz_linear_forward_multi(c, gu, gu_out, 2, c->xb, n);
-    for (int64_t t = 0; t < n; t++) // row by row, as forward.c
-        m->vec->silu_mul(ff, c->hb + t * ff, c->hb2 + t * ff);
-    if (cb && cb(user, SQZ_CAP_MLP_MID, c->hb, n, ff))
-        return false;
-    sqz_linear_forward(c, &L->w_down, c->hb, c->xb, n);
-    for (int64_t i = 0; i < n * d; i++)
-        c->x[i] += c->xb[i];
-    return true;
-}
-
+// ---- running blocks (sqz_llama_block, forward.c) --------------------------------------------------
 sqz_status sqz_block_forward(sqz_ctx *c, int64_t layer, float *x, int64_t n_seq, int64_t seq_len,
                              sqz_capture_cb cb, void *user) {
     SQZ_TRY(check_llama(c->m));
@@ -230,7 +140,7 @@ sqz_status sqz_block_forward(sqz_ctx *c, int64_t layer, float *x, int64_t n_seq,
         int64_t ns = n_seq - s0 < per ? n_seq - s0 : per;
         float *xs = x + s0 * seq_len * d;
         memcpy(c->x, xs, (size_t)(ns * seq_len * d) * sizeof(float));
-        if (block_rows(c, layer, ns, seq_len, cb, user))
+        if (sqz_llama_block(c, layer, ns, seq_len, 0, cb, user))
             memcpy(xs, c->x, (size_t)(ns * seq_len * d) * sizeof(float));
     }
     return SQZ_OK;
@@ -242,8 +152,7 @@ sqz_status sqz_model_head(sqz_ctx *c, const float *x, int64_t n, float *logits) 
     SQZ_TRY(check_llama(m));
     for (int64_t t0 = 0; t0 < n; t0 += c->n_batch) {
         int64_t nb = n - t0 < c->n_batch ? n - t0 : c->n_batch;
-        for (int64_t t = 0; t < nb; t++)
-            rmsnorm(c->xb + t * d, x + (t0 + t) * d, m->out_norm, d, (float)m->cfg.norm_eps);
+        sqz_rmsnorm_rows(c->xb, x + t0 * d, m->out_norm, nb, d, (float)m->cfg.norm_eps);
         sqz_linear_forward(c, &m->lm_head, c->xb, logits + t0 * nv, nb);
     }
     return SQZ_OK;

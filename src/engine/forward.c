@@ -114,9 +114,10 @@ static void attend_one(sqz_ctx *c, int64_t l, int64_t pos, int64_t t, int64_t h,
 
 static void attention_task(void *arg, int ith, int nth) {
     const att_job *j = arg;
-    int64_t nh = j->c->m->cfg.n_head, lo, hi;
-    sqz_split_range(j->n * nh, ith, nth, &lo, &hi);
-    for (int64_t i = lo; i < hi; i++)
+    int64_t nh = j->c->m->cfg.n_head;
+    // (token, head) items dealt round-robin: causal rows grow with the token, so contiguous ranges
+    // would give the last thread most of the work (3/4 of it with 2 threads on a fresh prompt).
+    for (int64_t i = ith; i < j->n * nh; i += nth)
         attend_one(j->c, j->l, j->pos0 + i / nh, i / nh, i % nh, j->c->att + ith * j->c->n_ctx_pad, j->n > 1);
 }
 
@@ -126,45 +127,82 @@ void sqz_attention(sqz_ctx *c, int64_t l, int64_t pos0, int64_t n) {
 }
 
 // ---- Llama family ---------------------------------------------------------------------------------
-void sqz_forward_llama(sqz_ctx *c, const int32_t *ids, int64_t n) {
+// Each sequence's k/v go to positions pos0.. of layer l's cache, then attention runs on that
+// sequence's rows (the q/att_out scratch pointers are moved to them for the call; restored after).
+static void attention_seqs(sqz_ctx *c, int64_t l, int64_t n_seq, int64_t seq_len, int64_t pos0) {
+    const sqz_model_config *cfg = &c->m->cfg;
+    int64_t qd = cfg->n_head * cfg->head_dim, kvd = cfg->n_head_kv * cfg->head_dim;
+    float *q0 = c->q, *o0 = c->att_out;
+    for (int64_t s = 0; s < n_seq; s++) {
+        sqz_cache_store(c, l, pos0, seq_len, c->k + s * seq_len * kvd, c->v + s * seq_len * kvd, kvd);
+        c->q = q0 + s * seq_len * qd, c->att_out = o0 + s * seq_len * qd;
+        sqz_attention(c, l, pos0, seq_len);
+    }
+    c->q = q0, c->att_out = o0;
+}
+
+void sqz_rmsnorm_rows(float *out, const float *x, const float *w, int64_t n, int64_t d, float eps) {
+    for (int64_t t = 0; t < n; t++)
+        rmsnorm(out + t * d, x + t * d, w, d, eps);
+}
+
+// A capture point: show the rows to the callback (if any); true when it asks to stop.
+static bool capture(sqz_capture_cb cb, void *user, sqz_capture_point p, const float *x, int64_t n, int64_t width) {
+    return cb && cb(user, p, x, n, width) != 0;
+}
+
+bool sqz_llama_block(sqz_ctx *c, int64_t l, int64_t n_seq, int64_t seq_len, int64_t pos0, sqz_capture_cb cb,
+                     void *user) {
     const sqz_model *m = c->m;
     const sqz_model_config *cfg = &m->cfg;
-    int64_t d = cfg->n_embd, hd = cfg->head_dim, qd = cfg->n_head * hd, kvd = cfg->n_head_kv * hd, ff = cfg->n_ff;
+    const sqz_layer *L = &m->layers[l];
+    int64_t n = n_seq * seq_len, d = cfg->n_embd, hd = cfg->head_dim, qd = cfg->n_head * hd,
+            kvd = cfg->n_head_kv * hd, ff = cfg->n_ff;
     float eps = (float)cfg->norm_eps;
+    // attention block: xb = rmsnorm(x); q (n, n_head, hd), k/v (n, n_head_kv, hd), rotated at their positions
+    sqz_rmsnorm_rows(c->xb, c->x, L->attn_norm, n, d, eps);
+    if (capture(cb, user, SQZ_CAP_ATTN_IN, c->xb, n, d))
+        return false;
+    const sqz_linear *qkv[3] = {&L->wq, &L->wk, &L->wv};
+    float *qkv_out[3] = {c->q, c->k, c->v};
+    sqz_linear_forward_multi(c, qkv, qkv_out, 3, c->xb, n);
+    for (int64_t t = 0; t < n; t++) {
+        rope(c->q + t * qd, cfg->n_head, hd, pos0 + t % seq_len, m, cfg->rope_layout);
+        rope(c->k + t * kvd, cfg->n_head_kv, hd, pos0 + t % seq_len, m, cfg->rope_layout);
+    }
+    attention_seqs(c, l, n_seq, seq_len, pos0); // att_out: (n, n_head, hd)
+    if (capture(cb, user, SQZ_CAP_ATTN_OUT, c->att_out, n, qd))
+        return false;
+    // x += o(att_out)
+    sqz_linear_forward(c, &L->wo, c->att_out, c->xb, n);
+    add_rows(c->x, c->xb, n * d);
+    // MLP block (SwiGLU): x += down(silu(gate(xb)) * up(xb)), xb = rmsnorm(x); hb/hb2: (n, ff)
+    sqz_rmsnorm_rows(c->xb, c->x, L->ffn_norm, n, d, eps);
+    if (capture(cb, user, SQZ_CAP_MLP_IN, c->xb, n, d))
+        return false;
+    const sqz_linear *gu[2] = {&L->w_gate, &L->w_up};
+    float *gu_out[2] = {c->hb, c->hb2};
+    sqz_linear_forward_multi(c, gu, gu_out, 2, c->xb, n);
+    for (int64_t t = 0; t < n; t++) // row by row: ggml's 8-lane chunks restart at each row
+        m->vec->silu_mul(ff, c->hb + t * ff, c->hb2 + t * ff);
+    if (capture(cb, user, SQZ_CAP_MLP_MID, c->hb, n, ff))
+        return false;
+    sqz_linear_forward(c, &L->w_down, c->hb, c->xb, n);
+    add_rows(c->x, c->xb, n * d);
+    return true;
+}
+
+void sqz_forward_llama(sqz_ctx *c, const int32_t *ids, int64_t n) {
+    const sqz_model *m = c->m;
+    int64_t d = m->cfg.n_embd;
     // x: (n, d) token embeddings
     for (int64_t t = 0; t < n; t++)
         embed_row(m, ids[t], c->x + t * d);
-    for (int64_t l = 0; l < cfg->n_layer; l++) {
-        const sqz_layer *L = &m->layers[l];
-        // attention block: xb = rmsnorm(x); q (n, n_head, hd), k/v (n, n_head_kv, hd)
-        for (int64_t t = 0; t < n; t++)
-            rmsnorm(c->xb + t * d, c->x + t * d, L->attn_norm, d, eps);
-        const sqz_linear *qkv[3] = {&L->wq, &L->wk, &L->wv};
-        float *qkv_out[3] = {c->q, c->k, c->v};
-        sqz_linear_forward_multi(c, qkv, qkv_out, 3, c->xb, n);
-        for (int64_t t = 0; t < n; t++) {
-            rope(c->q + t * qd, cfg->n_head, hd, c->pos + t, m, cfg->rope_layout);
-            rope(c->k + t * kvd, cfg->n_head_kv, hd, c->pos + t, m, cfg->rope_layout);
-        }
-        sqz_cache_store(c, l, c->pos, n, c->k, c->v, kvd);
-        sqz_attention(c, l, c->pos, n); // att_out: (n, n_head, hd)
-        // x += o(att_out)
-        sqz_linear_forward(c, &L->wo, c->att_out, c->xb, n);
-        add_rows(c->x, c->xb, n * d);
-        // MLP block (SwiGLU): x += down(silu(gate(xb)) * up(xb)), xb = rmsnorm(x); hb/hb2: (n, ff)
-        for (int64_t t = 0; t < n; t++)
-            rmsnorm(c->xb + t * d, c->x + t * d, L->ffn_norm, d, eps);
-        const sqz_linear *gu[2] = {&L->w_gate, &L->w_up};
-        float *gu_out[2] = {c->hb, c->hb2};
-        sqz_linear_forward_multi(c, gu, gu_out, 2, c->xb, n);
-        for (int64_t t = 0; t < n; t++) // row by row: ggml's 8-lane chunks restart at each row
-            m->vec->silu_mul(ff, c->hb + t * ff, c->hb2 + t * ff);
-        sqz_linear_forward(c, &L->w_down, c->hb, c->xb, n);
-        add_rows(c->x, c->xb, n * d);
-    }
+    // every block: one sequence of n tokens at positions c->pos .., attending to the cache before it
+    for (int64_t l = 0; l < m->cfg.n_layer; l++)
+        sqz_llama_block(c, l, 1, n, c->pos, NULL, NULL);
     // final norm: xb (n, d)
-    for (int64_t t = 0; t < n; t++)
-        rmsnorm(c->xb + t * d, c->x + t * d, m->out_norm, d, eps);
+    sqz_rmsnorm_rows(c->xb, c->x, m->out_norm, n, d, (float)m->cfg.norm_eps);
 }
 
 // ---- GPT-2 family ---------------------------------------------------------------------------------

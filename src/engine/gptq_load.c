@@ -1,13 +1,17 @@
 // Loading a linear layer stored in the GPTQ layout (AutoGPTQ / GPTQModel: <base>.qweight, .qzeros,
 // .scales, .g_idx, with config.json's quantization_config giving bits and checkpoint_format):
-// the tensors are checked, unpacked and dequantized into an owned F32 matrix, so compute is dense
-// after loading (a native int-group kernel is future work).
+// the tensors are checked, unpacked (sqz_gptq_unpack) and repacked into sqz's grouped-int layout
+// (kernels/qgroup.h: int2/3/4 as 4-bit codes, int8 as bytes; act-order columns permuted so groups are
+// contiguous), which runs through impl_qgroup.c. A shape that layout cannot hold (n_in not a multiple
+// of 32, groups of unequal size) is dequantized into an owned dense F32 matrix instead.
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
-#include "engine/internal.h"
+#include "engine/impl_qgroup.h"
 #include "sqz/quant.h"
 
 // bits and checkpoint format from <dir>/config.json's quantization_config.
@@ -35,6 +39,16 @@ static sqz_status read_qconfig(const char *dir, int *bits, sqz_gptq_format *fmt)
     return st;
 }
 
+// The mapping's pages wholly inside [p, p+n) leave the resident set: the tensor has been copied and
+// repacked, so the file pages would otherwise double the model's RSS (they are re-read from the
+// file if ever touched again; the mapping is read-only and private).
+static void drop_pages(const void *p, size_t n) {
+    uintptr_t ps = (uintptr_t)sysconf(_SC_PAGESIZE), a = ((uintptr_t)p + ps - 1) & ~(ps - 1);
+    uintptr_t e = ((uintptr_t)p + n) & ~(ps - 1);
+    if (e > a)
+        madvise((void *)a, e - a, MADV_DONTNEED);
+}
+
 // The tensor <base><suffix> with the expected type and dims, copied (4-byte aligned) into *out.
 static sqz_status take(const sqz_model *m, const char *base, const char *suffix, sqz_type type, int64_t d0, int64_t d1,
                        void **out) {
@@ -53,6 +67,7 @@ static sqz_status take(const sqz_model *m, const char *base, const char *suffix,
     *out = malloc(bytes ? bytes : 1);
     SQZ_FAIL_IF(!*out, SQZ_ERR_NOMEM, "out of memory reading '%s'", name);
     memcpy(*out, t->data, bytes);
+    drop_pages(t->data, bytes);
     return SQZ_OK;
 }
 
@@ -84,8 +99,36 @@ static sqz_status load_tensors(sqz_model *m, const char *base, int bits, int64_t
     return take(m, base, ".g_idx", SQZ_TYPE_I32, n_in, -1, (void **)&t->g_idx);
 }
 
-sqz_status sqz_gptq_linear_load(sqz_model *m, sqz_linear *l, const char *weight_name, int64_t n_out, int64_t n_in,
-                                float **owned) {
+// The dense fallback: dequantized F32 weights (one allocation: weights, then the tensor name).
+static sqz_status load_dense(sqz_model *m, sqz_linear *l, const char *weight_name, const sqz_qweight *q) {
+    size_t wbytes = (size_t)(q->n_out * q->n_in) * sizeof(float), nlen = strlen(weight_name) + 1;
+    float *w = malloc(wbytes + nlen);
+    SQZ_FAIL_IF(!w, SQZ_ERR_NOMEM, "out of memory unpacking '%s'", weight_name);
+    sqz_qweight_dequant(q, w);
+    char *name = (char *)w + wbytes;
+    memcpy(name, weight_name, nlen);
+    SQZ_TRY(sqz_model_own(m, w, wbytes + nlen));
+    *l = (sqz_linear){.name = name, .type = SQZ_TYPE_F32, .n_out = q->n_out, .n_in = q->n_in, .w = (const uint8_t *)w,
+                      .row_bytes = (size_t)q->n_in * sizeof(float), .k = sqz_kernel_for(SQZ_TYPE_F32)};
+    if (q->n_in > m->max_n_in)
+        m->max_n_in = q->n_in;
+    return SQZ_OK;
+}
+
+// Grouped-int layout when it fits, else dense.
+static sqz_status load_unpacked(sqz_model *m, sqz_linear *l, const char *weight_name, const sqz_qweight *q) {
+    sqz_qgroup_src src = {q->n_out, q->n_in, q->n_groups, q->bits, q->codes, q->scales, q->zeros, q->g_idx};
+    sqz_qgroup *w = NULL;
+    sqz_status st = sqz_qgroup_pack(&src, &w);
+    if (st == SQZ_ERR_UNSUPPORTED) {
+        sqz_error_clear();
+        return load_dense(m, l, weight_name, q);
+    }
+    SQZ_TRY(st);
+    return sqz_qgroup_linear_init(m, l, weight_name, w);
+}
+
+sqz_status sqz_gptq_linear_load(sqz_model *m, sqz_linear *l, const char *weight_name, int64_t n_out, int64_t n_in) {
     char base[256];
     snprintf(base, sizeof base, "%.*s", (int)(strlen(weight_name) - 7), weight_name); // strip ".weight"
     int bits;
@@ -97,24 +140,8 @@ sqz_status sqz_gptq_linear_load(sqz_model *m, sqz_linear *l, const char *weight_
     if (st == SQZ_OK)
         st = sqz_gptq_unpack(&t, fmt, &q);
     free(t.qweight), free(t.qzeros), free(t.scales), free(t.g_idx);
-    // One allocation: the F32 weights, then the tensor name (sqz_linear.name must outlive the load).
-    size_t wbytes = (size_t)(n_out * n_in) * sizeof(float), nlen = strlen(weight_name) + 1;
-    float *w = st == SQZ_OK ? malloc(wbytes + nlen) : NULL;
-    if (st == SQZ_OK && !w)
-        st = sqz_error(SQZ_ERR_NOMEM, "out of memory unpacking '%s'", base);
     if (st == SQZ_OK)
-        sqz_qweight_dequant(q, w);
+        st = load_unpacked(m, l, weight_name, q);
     sqz_qweight_free(q);
-    if (st != SQZ_OK) {
-        free(w);
-        return sqz_error_prefix(st, "%s (GPTQ layout): ", base);
-    }
-    char *name = (char *)w + wbytes;
-    memcpy(name, weight_name, nlen);
-    *l = (sqz_linear){.name = name, .type = SQZ_TYPE_F32, .n_out = n_out, .n_in = n_in, .w = (const uint8_t *)w,
-                      .row_bytes = (size_t)n_in * sizeof(float), .k = sqz_kernel_for(SQZ_TYPE_F32)};
-    if (n_in > m->max_n_in)
-        m->max_n_in = n_in;
-    *owned = w;
-    return SQZ_OK;
+    return st == SQZ_OK ? SQZ_OK : sqz_error_prefix(st, "%s (GPTQ layout): ", base);
 }

@@ -72,7 +72,7 @@ struct sqz_model {
     void **owned;               // transformed tensors (freed with the model)
     int n_owned;
     size_t owned_bytes;
-    char kernel_name[32];
+    char kernel_name[64];
     sqz_tokenizer *tok;    // NULL if none
     char tok_error[256];
 };
@@ -110,6 +110,18 @@ void sqz_linear_forward_multi(sqz_ctx *c, const sqz_linear *const *ls, float *co
 void sqz_forward_llama(sqz_ctx *c, const int32_t *ids, int64_t n);
 void sqz_forward_gpt2(sqz_ctx *c, const int32_t *ids, int64_t n);
 
+// One Llama block (layer l), the loop body of sqz_forward_llama, over the n = n_seq·seq_len rows in
+// c->x (n ≤ n_batch): n_seq independent sequences of seq_len tokens, each at positions
+// pos0 .. pos0+seq_len-1 of layer l's cache (pos0 + seq_len ≤ n_ctx) and attending only to its own
+// tokens and the cache before pos0. Decoding is one sequence at c->pos; calibration capture
+// (sqz_block_forward) many at 0. cb (may be NULL) sees the input rows of the linears at each
+// sqz_capture_point; when it returns non-zero the block stops there and returns false (c->x is then
+// partly updated). Returns true when the block ran to the end (c->x holds its output).
+bool sqz_llama_block(sqz_ctx *c, int64_t l, int64_t n_seq, int64_t seq_len, int64_t pos0, sqz_capture_cb cb,
+                     void *user);
+// RMSNorm of n rows of d (ggml's roundings): out[t] = x[t] / rms(x[t]) · w.
+void sqz_rmsnorm_rows(float *out, const float *x, const float *w, int64_t n, int64_t d, float eps);
+
 // Write n tokens' k and v rows (row stride ldkv) into layer l's cache at positions pos0...
 void sqz_cache_store(sqz_ctx *c, int64_t l, int64_t pos0, int64_t n, const float *k, const float *v, int64_t ldkv);
 
@@ -121,8 +133,16 @@ void sqz_attention(sqz_ctx *c, int64_t l, int64_t pos0, int64_t n);
 // Whether the HF model has <base>.qweight for a weight named <base>.weight.
 bool sqz_gptq_linear_present(const sqz_model *m, const char *weight_name);
 // Unpack <base>.{qweight,qzeros,scales,g_idx} (bits/format from config.json's quantization_config)
-// into a dense F32 linear [n_out][n_in]; *owned is the allocation to free with the model.
-sqz_status sqz_gptq_linear_load(sqz_model *m, sqz_linear *l, const char *weight_name, int64_t n_out, int64_t n_in,
-                                float **owned);
+// and repack them into the grouped-int layout (impl_qgroup.c), or a dense F32 linear [n_out][n_in]
+// when that layout cannot hold the shape; allocations are owned by the model.
+sqz_status sqz_gptq_linear_load(sqz_model *m, sqz_linear *l, const char *weight_name, int64_t n_out, int64_t n_in);
+
+// ---- sqz's sparse layouts of pruned linears (impl_sparse.c) ----
+// Whether the HF model has <base>.sp_values (N:M compressed) or <base>.csr_val (CSR) for <base>.weight.
+bool sqz_sparse_linear_present(const sqz_model *m, const char *weight_name);
+// Load that layout into l: N:M as an sqz_linear_impl over the sparse kernels, CSR decoded to dense
+// F16. *owned (bytes *bytes) is the allocation to free with the model.
+sqz_status sqz_sparse_linear_load(sqz_model *m, sqz_linear *l, const char *weight_name, int64_t n_out, int64_t n_in,
+                                  void **owned, size_t *bytes);
 
 #endif

@@ -1,11 +1,13 @@
 // The linear layer: activations are converted once to the kernel's activation type, then threads
-// split the output rows (ith, nth) and stream their weight rows once for all tokens of the batch.
-// F32 weights with a batch use OpenBLAS sgemm (called from one thread; OpenBLAS has its own).
+// split the output rows (ith, nth) and stream their weight rows once for all tokens of the batch:
+// one dot kernel call per output for a single token, the kernel's GEMM for a batch. F32 weights
+// with a batch use OpenBLAS sgemm (called from one thread; OpenBLAS has its own).
 #include <cblas.h>
 #include <string.h>
 
 #include "engine/internal.h"
 #include "engine/lora.h"
+#include "kernels/gemv.h"
 
 typedef struct {
     sqz_ctx *c;
@@ -17,13 +19,23 @@ typedef struct {
     size_t act_row;
 } linear_job;
 
-// Rows of weights per tile: each tile is dotted with every token before moving on, so the tile
-// stays in L1/L2 while the activations stream from L2.
+// Batches go to the kernel's GEMM (kernels/gemm.h) when it has one. Otherwise (F32 weights in a
+// multi-linear job, --exact aside; any type without a GEMM): tiles of ROW_TILE weight rows, each dotted
+// with every token before moving on, so the tile stays in L1/L2 while the activations stream from L2.
 #define ROW_TILE 16
 
 static void dot_rows(const linear_job *j, int ith, int64_t r0, int64_t r1) {
     const sqz_linear *l = j->l;
     const uint8_t *xa = j->convert ? (const uint8_t *)j->c->xa : (const uint8_t *)j->x;
+    if (j->n >= 2 && l->k->gemm) { // a batch: the register-blocked GEMM (bit-identical for block types)
+        l->k->gemm(l->n_in, l->w, l->row_bytes, r0, r1, xa, j->act_row, j->n, j->y, l->n_out);
+        return;
+    }
+    sqz_gemv_fn gemv = j->n == 1 ? sqz_gemv_for(l->k) : NULL;
+    if (gemv) { // one token: the multi-row kernel (bit-identical to dot per row)
+        gemv(l->n_in, l->w + r0 * l->row_bytes, l->row_bytes, r1 - r0, xa, j->y + r0);
+        return;
+    }
     for (int64_t t0 = r0; t0 < r1; t0 += ROW_TILE) {
         int64_t t1 = t0 + ROW_TILE < r1 ? t0 + ROW_TILE : r1;
         for (int64_t t = 0; t < j->n; t++) {
@@ -59,17 +71,30 @@ static void dot_rows_exact(const linear_job *j, int ith, int64_t r0, int64_t r1)
     }
 }
 
-static void linear_task(void *arg, int ith, int nth) {
+// Rows [*r0, *r1) of part `part` of n_parts: contiguous, split on multiples of 4 rows (the decode
+// kernels' row group), the last part taking the remainder.
+static void part_rows(int64_t n_out, int64_t part, int64_t n_parts, int64_t *r0, int64_t *r1) {
+    int64_t lo, hi;
+    sqz_split_range((n_out + 3) / 4, (int)part, (int)n_parts, &lo, &hi);
+    *r0 = lo * 4 < n_out ? lo * 4 : n_out, *r1 = hi * 4 < n_out ? hi * 4 : n_out;
+}
+
+// Parts per thread of a decode step's job: claimed dynamically, so a thread that runs late or is
+// interrupted by other jobs on the machine leaves its rows to the others.
+#define PARTS_PER_THREAD 4
+static int64_t n_parts_for(const sqz_ctx *c, int64_t n) { return n == 1 ? PARTS_PER_THREAD * sqz_pool_size(c->pool) : sqz_pool_size(c->pool); }
+
+static void linear_task(void *arg, int64_t part, int64_t n_parts, int tid) {
     const linear_job *j = arg;
     const sqz_linear *l = j->l;
     int64_t r0, r1;
-    sqz_split_range(l->n_out, ith, nth, &r0, &r1);
+    part_rows(l->n_out, part, n_parts, &r0, &r1);
     if (l->exact)
-        dot_rows_exact(j, ith, r0, r1);
+        dot_rows_exact(j, tid, r0, r1);
     else if (l->impl)
         l->impl->rows(l, j->convert ? j->c->xa : (const void *)j->x, j->act_row, j->y, j->n, r0, r1);
     else
-        dot_rows(j, ith, r0, r1);
+        dot_rows(j, tid, r0, r1);
     if (l->b)
         for (int64_t t = 0; t < j->n; t++)
             for (int64_t o = r0; o < r1; o++)
@@ -132,7 +157,7 @@ void sqz_linear_forward(sqz_ctx *c, const sqz_linear *l, const float *x, float *
         else
             sqz_pool_run(c->pool, convert_task, &j);
     }
-    sqz_pool_run(c->pool, linear_task, &j);
+    sqz_pool_run_parts(c->pool, linear_task, &j, n_parts_for(c, n));
     sqz_lora_apply(l, x, y, n);
 }
 
@@ -151,13 +176,13 @@ typedef struct {
     bool converted;
 } multi_job;
 
-static void multi_task(void *arg, int ith, int nth) {
+static void multi_task(void *arg, int64_t part, int64_t n_parts, int ith) {
     const multi_job *j = arg;
     int64_t total = 0;
     for (int i = 0; i < j->nl; i++)
         total += j->ls[i]->n_out;
     int64_t r0, r1, base = 0;
-    sqz_split_range(total, ith, nth, &r0, &r1);
+    part_rows(total, part, n_parts, &r0, &r1);
     for (int i = 0; i < j->nl; i++) {
         const sqz_linear *l = j->ls[i];
         int64_t lo = r0 > base ? r0 - base : 0, hi = r1 - base < l->n_out ? r1 - base : l->n_out;
@@ -192,7 +217,7 @@ void sqz_linear_forward_multi(sqz_ctx *c, const sqz_linear *const *ls, float *co
         else
             sqz_pool_run(c->pool, convert_task, &cj);
     }
-    sqz_pool_run(c->pool, multi_task, &j);
+    sqz_pool_run_parts(c->pool, multi_task, &j, n_parts_for(c, n));
     for (int i = 0; i < nl; i++)
         sqz_lora_apply(ls[i], x, ys[i], n);
 }

@@ -148,10 +148,13 @@ static sqz_status layer_linear(const loader *ld, sqz_linear *l, int il, role rw,
                                int64_t n_in, bool opt) {
     char name[256];
     const sqz_tensor *t = find_role(ld, rw, il, name, sizeof name);
-    if (!t && ld->hf && !ld->gpt2 && sqz_gptq_linear_present(ld->m, name)) { // GPTQ layout: dense after unpacking
-        float *owned;
-        SQZ_TRY(sqz_gptq_linear_load(ld->m, l, name, n_out, n_in, &owned));
-        SQZ_TRY(keep(ld->m, owned, (size_t)(n_out * n_in) * sizeof(float)));
+    if (!t && ld->hf && !ld->gpt2 && sqz_gptq_linear_present(ld->m, name)) { // GPTQ layout: grouped int (gptq_load.c)
+        SQZ_TRY(sqz_gptq_linear_load(ld->m, l, name, n_out, n_in));
+    } else if (!t && ld->hf && !ld->gpt2 && sqz_sparse_linear_present(ld->m, name)) { // sqz's sparse layouts
+        void *owned;
+        size_t bytes;
+        SQZ_TRY(sqz_sparse_linear_load(ld->m, l, name, n_out, n_in, &owned, &bytes));
+        SQZ_TRY(keep(ld->m, owned, bytes));
     } else if (!t) {
         SQZ_FAIL_IF(!opt, SQZ_ERR_NOT_FOUND, "missing tensor '%s'", name);
         return SQZ_OK;
@@ -332,7 +335,9 @@ static sqz_status load(sqz_model *m) {
     m->vec = sqz_vec_ops_get();
     if (m->cfg.n_embd > m->max_n_in)
         m->max_n_in = m->cfg.n_embd;
-    snprintf(m->kernel_name, sizeof m->kernel_name, "%s%s", sqz_kernels_isa_name(), m->opts.exact ? "+exact" : "");
+    const sqz_linear_impl *li = m->layers[0].w_down.impl; // a layout of sqz's own is named too ("avx2 int4 g128")
+    snprintf(m->kernel_name, sizeof m->kernel_name, "%s%s%s%s", sqz_kernels_isa_name(), m->opts.exact ? "+exact" : "",
+             li ? " " : "", li ? li->name : "");
     load_tokenizer(m);
     return SQZ_OK;
 }

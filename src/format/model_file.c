@@ -81,10 +81,13 @@ static sqz_status expect(const sqz_model_file *mf, int required, int64_t d0, int
     va_end(ap);
     const sqz_tensor *t = sqz_model_file_find(mf, name);
     size_t len = strlen(name);
-    if (!t && len > 7 && !strcmp(name + len - 7, ".weight")) { // GPTQ layout: the engine checks <base>.q*
-        snprintf(name + len - 7, sizeof name - (len - 7), ".qweight");
-        if (sqz_model_file_find(mf, name))
-            return SQZ_OK;
+    if (!t && len > 7 && !strcmp(name + len - 7, ".weight")) { // GPTQ / sqz sparse layouts: the engine checks them
+        static const char *const alt[] = {".qweight", ".sp_values", ".csr_val"};
+        for (int i = 0; i < 3; i++) {
+            snprintf(name + len - 7, sizeof name - (len - 7), "%s", alt[i]);
+            if (sqz_model_file_find(mf, name))
+                return SQZ_OK;
+        }
         name[len - 7] = 0, strcat(name, ".weight");
     }
     SQZ_FAIL_IF(!t && required, SQZ_ERR_NOT_FOUND, "%s: missing tensor '%s'", mf->path, name);

@@ -5,24 +5,32 @@
 #include "kernels/kernels.h"
 #include "sqz/common.h"
 
-#define K(act, fn) {act, fn}
+#define K(act, fn) {act, fn, NULL}
+#define KG(act, fn, gemm) {act, fn, gemm} // with a GEMM for batches
 static const sqz_kernel ref_table[SQZ_TYPE_COUNT] = {
-    [SQZ_TYPE_F32] = K(SQZ_ACT_F32, sqz_dot_f32_ref),   [SQZ_TYPE_F16] = K(SQZ_ACT_F32, sqz_dot_f16_ref),
-    [SQZ_TYPE_BF16] = K(SQZ_ACT_F32, sqz_dot_bf16_ref), [SQZ_TYPE_Q8_0] = K(SQZ_ACT_Q8A, sqz_dot_q8_0_ref),
-    [SQZ_TYPE_Q4_0] = K(SQZ_ACT_Q8A, sqz_dot_q4_0_ref), [SQZ_TYPE_Q4_1] = K(SQZ_ACT_Q8A1, sqz_dot_q4_1_ref),
+    [SQZ_TYPE_F32] = K(SQZ_ACT_F32, sqz_dot_f32_ref),
+    [SQZ_TYPE_F16] = KG(SQZ_ACT_F32, sqz_dot_f16_ref, sqz_gemm_f16_ref),
+    [SQZ_TYPE_BF16] = KG(SQZ_ACT_F32, sqz_dot_bf16_ref, sqz_gemm_bf16_ref),
+    [SQZ_TYPE_Q8_0] = KG(SQZ_ACT_Q8A, sqz_dot_q8_0_ref, sqz_gemm_q8_0_ref),
+    [SQZ_TYPE_Q4_0] = KG(SQZ_ACT_Q8A, sqz_dot_q4_0_ref, sqz_gemm_q4_0_ref),
+    [SQZ_TYPE_Q4_1] = KG(SQZ_ACT_Q8A1, sqz_dot_q4_1_ref, sqz_gemm_q4_1_ref),
 };
 static const sqz_kernel avx2_table[SQZ_TYPE_COUNT] = {
-    [SQZ_TYPE_F32] = K(SQZ_ACT_F32, sqz_dot_f32_avx2),   [SQZ_TYPE_F16] = K(SQZ_ACT_F32, sqz_dot_f16_avx2),
-    [SQZ_TYPE_BF16] = K(SQZ_ACT_F32, sqz_dot_bf16_avx2), [SQZ_TYPE_Q8_0] = K(SQZ_ACT_Q8A, sqz_dot_q8_0_avx2),
-    [SQZ_TYPE_Q4_0] = K(SQZ_ACT_Q8A, sqz_dot_q4_0_avx2), [SQZ_TYPE_Q4_1] = K(SQZ_ACT_Q8A1, sqz_dot_q4_1_avx2),
+    [SQZ_TYPE_F32] = K(SQZ_ACT_F32, sqz_dot_f32_avx2),
+    [SQZ_TYPE_F16] = KG(SQZ_ACT_F32, sqz_dot_f16_avx2, sqz_gemm_f16_avx2),
+    [SQZ_TYPE_BF16] = KG(SQZ_ACT_F32, sqz_dot_bf16_avx2, sqz_gemm_bf16_avx2),
+    [SQZ_TYPE_Q8_0] = KG(SQZ_ACT_Q8A, sqz_dot_q8_0_avx2, sqz_gemm_q8_0_avx2),
+    [SQZ_TYPE_Q4_0] = KG(SQZ_ACT_Q8A, sqz_dot_q4_0_avx2, sqz_gemm_q4_0_avx2),
+    [SQZ_TYPE_Q4_1] = KG(SQZ_ACT_Q8A1, sqz_dot_q4_1_avx2, sqz_gemm_q4_1_avx2),
 };
 static const sqz_kernel avx512_table[SQZ_TYPE_COUNT] = {
     [SQZ_TYPE_F32] = K(SQZ_ACT_F32, sqz_dot_f32_avx512),
-    [SQZ_TYPE_F16] = K(SQZ_ACT_F32, sqz_dot_f16_avx512),
-    [SQZ_TYPE_BF16] = K(SQZ_ACT_F32, sqz_dot_bf16_avx512),
-    [SQZ_TYPE_Q8_0] = K(SQZ_ACT_Q8A, sqz_dot_q8_0_avx512vnni),
-    [SQZ_TYPE_Q4_0] = K(SQZ_ACT_Q8A, sqz_dot_q4_0_avx512vnni),
-    [SQZ_TYPE_Q4_1] = K(SQZ_ACT_Q8A1, sqz_dot_q4_1_avx512vnni),
+    [SQZ_TYPE_F16] = KG(SQZ_ACT_F32, sqz_dot_f16_avx512, sqz_gemm_f16_avx2),
+    [SQZ_TYPE_BF16] = KG(SQZ_ACT_F32, sqz_dot_bf16_avx512, sqz_gemm_bf16_avx2),
+    // The AVX2 GEMMs reproduce these VNNI dots bit for bit (gemm.h).
+    [SQZ_TYPE_Q8_0] = KG(SQZ_ACT_Q8A, sqz_dot_q8_0_avx512vnni, sqz_gemm_q8_0_avx2),
+    [SQZ_TYPE_Q4_0] = KG(SQZ_ACT_Q8A, sqz_dot_q4_0_avx512vnni, sqz_gemm_q4_0_avx2),
+    [SQZ_TYPE_Q4_1] = KG(SQZ_ACT_Q8A1, sqz_dot_q4_1_avx512vnni, sqz_gemm_q4_1_avx2),
 };
 
 static int has(const char *feature) {

@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+#include "kernels/gemm.h"
 #include "kernels/quant.h"
 
 // Activation block for integer dot products: x[j] ≈ qs[j] * d, and s = d * sum(qs) (so the
@@ -39,6 +40,7 @@ typedef void (*sqz_act_fn)(const float *x, void *y, int64_t n);
 typedef struct sqz_kernel {
     sqz_act_type act;
     sqz_dot_fn dot;
+    sqz_gemm_fn gemm; // many rows × many tokens (gemm.h), or NULL: batches use dot
 } sqz_kernel;
 
 typedef enum sqz_isa {

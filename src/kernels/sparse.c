@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "kernels/qgroup.h"
 #include "kernels/sparse.h"
 
 // ---- shared helpers -----------------------------------------------------------------------------
@@ -296,6 +297,8 @@ void sqz_sparse_csr_decode(const sqz_sparse_csr *s, float *out) {
 
 // ---- dense group-quantized int ------------------------------------------------------------------
 
+// Codes and scales as the sparse int encoder computes them, packed by sqz_qgroup_pack (symmetric:
+// source codes code + 2^(bits−1) with that zero point).
 sqz_status sqz_dense_q_encode(const float *w, int64_t n_out, int64_t n_in, sqz_sp_values vt, int group,
                               sqz_dense_q **out) {
     *out = NULL;
@@ -303,29 +306,32 @@ sqz_status sqz_dense_q_encode(const float *w, int64_t n_out, int64_t n_in, sqz_s
                 "dense int weights: need an int type and n_in a multiple of %d, got [%lld][%lld]", SQZ_SP_CHUNK,
                 (long long)n_out, (long long)n_in);
     SQZ_TRY(check_int_group("dense int weights", vt, group, n_in));
+    int64_t ng = n_in / group;
+    int qmax = qmax_of(vt), bias = vt == SQZ_SP_I8 ? 128 : 8;
+    uint8_t *codes = malloc((size_t)(n_out * n_in));
+    float *scales = malloc((size_t)(n_out * ng) * sizeof *scales);
+    int32_t *zeros = malloc((size_t)(n_out * ng) * sizeof *zeros);
     sqz_dense_q *q = calloc(1, sizeof *q);
-    SQZ_FAIL_IF(!q, SQZ_ERR_NOMEM, "dense int weights: out of memory");
-    *q = (sqz_dense_q){.n_out = n_out, .n_in = n_in, .vt = vt, .group = group, .row = values_bytes(vt, n_in)};
-    q->codes = calloc((size_t)n_out, q->row);
-    q->scales = malloc((size_t)n_out * (size_t)(n_in / group) * sizeof *q->scales);
-    if (!q->codes || !q->scales) {
-        sqz_dense_q_free(q);
-        return sqz_error(SQZ_ERR_NOMEM, "dense int weights: out of memory");
-    }
-    int qmax = qmax_of(vt);
-    for (int64_t r = 0; r < n_out; r++) {
+    sqz_status st = codes && scales && zeros && q ? SQZ_OK : sqz_error(SQZ_ERR_NOMEM, "dense int weights: out of memory");
+    for (int64_t r = 0; st == SQZ_OK && r < n_out; r++) {
         const float *wr = w + r * n_in;
-        uint8_t *cr = q->codes + (size_t)r * q->row;
-        for (int64_t g = 0; g < n_in / group; g++)
-            q->scales[r * (n_in / group) + g] = group_scale(wr + g * group, group, qmax);
-        for (int64_t j = 0; j < n_in; j++) {
-            int code = quant_code(wr[j], sqz_fp16_to_fp32(q->scales[r * (n_in / group) + j / group]), qmax);
-            if (vt == SQZ_SP_I8)
-                cr[j] = (uint8_t)(int8_t)code;
-            else // chunk of 64: byte j%32 holds column j (low nibble, j%64 < 32) or j (high nibble)
-                cr[(j / 64) * 32 + (j % 32)] |= (uint8_t)((code + 8) << (j % 64 < 32 ? 0 : 4));
+        for (int64_t g = 0; g < ng; g++) {
+            scales[g * n_out + r] = sqz_fp16_to_fp32(group_scale(wr + g * group, group, qmax));
+            zeros[g * n_out + r] = bias;
         }
+        for (int64_t j = 0; j < n_in; j++)
+            codes[r * n_in + j] = (uint8_t)(quant_code(wr[j], scales[(j / group) * n_out + r], qmax) + bias);
     }
+    sqz_qgroup_src src = {n_out, n_in, ng, vt == SQZ_SP_I8 ? 8 : 4, codes, scales, zeros, NULL};
+    if (st == SQZ_OK)
+        st = sqz_qgroup_pack(&src, &q->qg);
+    free(codes), free(scales), free(zeros);
+    if (st != SQZ_OK) {
+        free(q);
+        return st;
+    }
+    *q = (sqz_dense_q){.n_out = n_out, .n_in = n_in, .vt = vt, .group = group, .row = q->qg->row,
+                       .codes = q->qg->codes, .scales = q->qg->scales, .qg = q->qg};
     *out = q;
     return SQZ_OK;
 }
@@ -333,23 +339,44 @@ sqz_status sqz_dense_q_encode(const float *w, int64_t n_out, int64_t n_in, sqz_s
 void sqz_dense_q_free(sqz_dense_q *q) {
     if (!q)
         return;
-    free(q->codes);
-    free(q->scales);
+    sqz_qgroup_free(q->qg);
     free(q);
 }
 
-static int dq_code(const sqz_dense_q *q, const uint8_t *row, int64_t j) {
-    if (q->vt == SQZ_SP_I8)
-        return (int8_t)row[j];
-    uint8_t b = row[(j / 64) * 32 + (j % 32)];
-    return (j % 64 < 32 ? b & 15 : b >> 4) - 8;
+// The layout with this struct's codes and scales (they differ from qg's in a copy).
+static sqz_qgroup dq_view(const sqz_dense_q *q) {
+    sqz_qgroup v = *q->qg;
+    v.codes = q->codes, v.scales = q->scales;
+    return v;
 }
 
 void sqz_dense_q_decode(const sqz_dense_q *q, float *out) {
+    sqz_qgroup v = dq_view(q);
     for (int64_t r = 0; r < q->n_out; r++)
-        for (int64_t j = 0; j < q->n_in; j++)
-            out[r * q->n_in + j] = (float)dq_code(q, q->codes + (size_t)r * q->row, j) *
-                                   sqz_fp16_to_fp32(q->scales[r * (q->n_in / q->group) + j / q->group]);
+        sqz_qgroup_row_to_float(&v, r, out + r * q->n_in);
+}
+
+// The sparse kernels' activations (int8 per 64 columns) as the grouped-int kernels take them, then
+// one GEMV. Stack blocks up to 8192 columns; NaN outputs if a wider row cannot get memory.
+static void dq_gemv(const sqz_dense_q *w, const int8_t *xq, const float *xd, float *y, int64_t r0, int64_t r1,
+                    sqz_qgroup_gemm_fn gemm) {
+    block_q8a stack[256], *xa = w->n_in / QK8A <= 256 ? stack : malloc((size_t)(w->n_in / QK8A) * sizeof *xa);
+    if (!xa) {
+        for (int64_t r = r0; r < r1; r++)
+            y[r] = NAN;
+        return;
+    }
+    for (int64_t b = 0; b < w->n_in / QK8A; b++) {
+        int32_t sum = 0;
+        for (int k = 0; k < QK8A; k++)
+            sum += xa[b].qs[k] = xq[b * QK8A + k];
+        xa[b].d = xd[b * QK8A / SQZ_SP_CHUNK];
+        xa[b].s = xa[b].d * (float)sum;
+    }
+    sqz_qgroup v = dq_view(w);
+    gemm(&v, xa, 0, 1, y, w->n_out, r0, r1);
+    if (xa != stack)
+        free(xa);
 }
 
 // ---- reference kernels --------------------------------------------------------------------------
@@ -410,22 +437,11 @@ void sqz_sp_gemv_q_ref(const sqz_sparse_nm *w, const int8_t *xq, const float *xd
 }
 
 void sqz_dq_gemv_ref(const sqz_dense_q *w, const int8_t *xq, const float *xd, float *y, int64_t r0, int64_t r1) {
-    int64_t ng = w->n_in / w->group;
-    for (int64_t r = r0; r < r1; r++) {
-        const uint8_t *row = w->codes + (size_t)r * w->row;
-        float acc = 0.0f;
-        for (int64_t g = 0; g < ng; g++) {
-            float gacc = 0.0f;
-            for (int64_t c = g * w->group; c < (g + 1) * w->group; c += SQZ_SP_CHUNK) {
-                int32_t isum = 0;
-                for (int64_t j = c; j < c + SQZ_SP_CHUNK; j++)
-                    isum += dq_code(w, row, j) * xq[j];
-                gacc += (float)isum * xd[c / SQZ_SP_CHUNK];
-            }
-            acc += gacc * sqz_fp16_to_fp32(w->scales[r * ng + g]);
-        }
-        y[r] = acc;
-    }
+    dq_gemv(w, xq, xd, y, r0, r1, sqz_qgroup_gemm_ref);
+}
+
+void sqz_dq_gemv_avx2(const sqz_dense_q *w, const int8_t *xq, const float *xd, float *y, int64_t r0, int64_t r1) {
+    dq_gemv(w, xq, xd, y, r0, r1, sqz_qgroup_gemm_avx2);
 }
 
 // ---- dispatch -----------------------------------------------------------------------------------

@@ -39,15 +39,18 @@ static inline int sqz_sp24_meta_bit(sqz_sp_values vt, int p) {
 }
 
 // Dense group-quantized int weights with the same scales and activation scheme as the sparse int
-// kernels (for like-for-like comparisons). int4: per 64 columns 32 bytes, byte j holds column j in
-// its low nibble and column j+32 in its high nibble (code+8); int8: one byte per column.
+// kernels (for like-for-like comparisons), stored in sqz's grouped-int layout (kernels/qgroup.h) and
+// run by its kernels, so there is one dense int kernel. int4: per 64 columns 32 bytes, byte j holds
+// column j in its low nibble and column j+32 in its high nibble (code+8, zero point 8); int8: one
+// signed byte per column (zero point 0).
 typedef struct sqz_dense_q {
     int64_t n_out, n_in;
     sqz_sp_values vt; // SQZ_SP_I8 or SQZ_SP_I4
     int group;        // multiple of 64 dividing n_in
     size_t row;       // bytes of one row of codes
-    uint8_t *codes;   // [n_out][row]
-    uint16_t *scales; // [n_out][n_in/group] fp16
+    uint8_t *codes;   // [n_out][row]: qg's codes (a shallow copy of the struct may point these elsewhere)
+    uint16_t *scales; // [n_out][n_in/group] fp16: qg's scales
+    struct sqz_qgroup *qg; // the layout; the kernels read codes/scales from the fields above, zeros from qg
 } sqz_dense_q;
 
 // Symmetric per-(row, group) quantization of W (scale = max|w|/qmax, fp16). Errors: shapes.

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "kernels/gemv.h"
 #include "kernels/kernels.h"
 #include "sqz.h"
 
@@ -96,6 +97,53 @@ static void test_kernel(sqz_type t, sqz_isa isa) {
     CHECK_MSG(worst_exact < budget, "%s ref vs exact: %.3e", sqz_type_name(t), worst_exact);
 }
 
+// The multi-row (decode) kernel of a tier against that tier's own single-row dot: bit-identical per row
+// (the engine's n = 1 path uses gemv, its batch path dot; the SmolLM2 llama.cpp parity needs both to agree),
+// for row counts around the kernels' 2- and 4-row groups, odd lengths, and padded row strides.
+static void test_gemv(sqz_type t, sqz_isa isa) {
+    const sqz_kernel *k = sqz_kernel_for_isa(t, isa);
+    sqz_gemv_fn gemv = sqz_gemv_for(k);
+    if (!gemv)
+        return;
+    const int64_t lens[] = {32, 64, 172, 576, 1003, 2048};
+    const int64_t rows[] = {1, 2, 3, 4, 5, 7, 8, 13};
+    int bad = 0, runs = 0;
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        int64_t n = lens[li];
+        if (k->act != SQZ_ACT_F32 && n % QK8A)
+            continue;
+        for (int pad = 0; pad <= 64; pad += 64) {
+            size_t rb = sqz_type_row_size(t, n) + (size_t)pad;
+            int64_t nr = 13;
+            uint8_t *w = malloc(rb * (size_t)nr);
+            float *wf = malloc(n * sizeof *wf), *x = malloc(n * sizeof *x);
+            for (int64_t r = 0; r < nr; r++) {
+                void *row = make_weights(t, n, wf);
+                memcpy(w + r * rb, row, sqz_type_row_size(t, n));
+                memset(w + r * rb + sqz_type_row_size(t, n), 0xff, (size_t)pad); // NaN bytes: must not be read
+                free(row);
+            }
+            for (int64_t i = 0; i < n; i++)
+                x[i] = frand() * (i % 11 == 0 ? 20.0f : 1.0f);
+            void *xa = malloc(sqz_act_row_size(k->act, n));
+            sqz_act_converter_isa(k->act, isa)(x, xa, n);
+            float want[13], got[13];
+            for (int64_t r = 0; r < nr; r++)
+                k->dot(n, w + r * rb, xa, &want[r]);
+            for (size_t ri = 0; ri < sizeof rows / sizeof rows[0]; ri++) {
+                int64_t m = rows[ri];
+                memset(got, 0, sizeof got);
+                gemv(n, w + (nr - m) * rb, rb, m, xa, got); // the last m rows
+                bad += memcmp(got, want + (nr - m), (size_t)m * sizeof(float)) != 0;
+                runs++;
+            }
+            free(w), free(wf), free(x), free(xa);
+        }
+    }
+    printf("  %-5s isa %d: gemv == dot in %d of %d runs\n", sqz_type_name(t), isa, runs - bad, runs);
+    CHECK_MSG(bad == 0, "%s isa %d: gemv differs from dot in %d of %d runs", sqz_type_name(t), isa, bad, runs);
+}
+
 // The llama.cpp-rounding vector ops: each tier bit-identical to the scalar reference; exp within 2 ulp
 // of libm (ggml's bound is 1.45 ulp) incl. the saturating ranges; dots and sums close to f64.
 static void test_vec_ops(sqz_isa isa) {
@@ -167,8 +215,10 @@ int main(void) {
         }
         test_quantizer((sqz_isa)isa);
         test_vec_ops((sqz_isa)isa);
-        for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
             test_kernel(types[i], (sqz_isa)isa);
+            test_gemv(types[i], (sqz_isa)isa);
+        }
     }
     return test_summary();
 }

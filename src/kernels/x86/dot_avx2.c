@@ -1,4 +1,4 @@
-// AVX2 + FMA + F16C dot kernels (compiled with -mavx2 -mfma -mf16c; only called when CPUID says
+// AVX2 + FMA + F16C dot kernels (compiled with -mavx2 -mfma -mf16c -ffp-contract=off; only called when CPUID says
 // so). Each mirrors its scalar `_ref` in dot_ref.c; tests/kernels/test_dot.c holds the budgets.
 #include <immintrin.h>
 #include <math.h>
@@ -11,6 +11,12 @@ static inline float hsum256(__m256 v) {
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
+}
+
+// a·b + c with one rounding. This file is compiled with -ffp-contract=off, so every fused operation
+// is written out: the results are then fixed by the source (gemv_avx2.c must match them bit for bit).
+static inline float fma_ss(float a, float b, float c) {
+    return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
 }
 
 static inline int hsum256_epi32(__m256i v) {
@@ -67,7 +73,7 @@ void sqz_dot_f32_avx2(int64_t n, const void *w, const void *x, float *out) {
         acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc[0]);
     float s = hsum256(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
     for (; i < n; i++)
-        s += a[i] * b[i];
+        s = fma_ss(a[i], b[i], s);
     *out = s;
 }
 
@@ -89,7 +95,7 @@ void sqz_dot_f16_avx2(int64_t n, const void *w, const void *x, float *out) {
         acc[0] = _mm256_fmadd_ps(load_f16x8(a + i), _mm256_loadu_ps(b + i), acc[0]);
     float s = hsum256(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
     for (; i < n; i++)
-        s += sqz_fp16_to_fp32(a[i]) * b[i];
+        s = fma_ss(sqz_fp16_to_fp32(a[i]), b[i], s);
     *out = s;
 }
 
@@ -105,7 +111,7 @@ void sqz_dot_bf16_avx2(int64_t n, const void *w, const void *x, float *out) {
         acc[0] = _mm256_fmadd_ps(load_bf16x8(a + i), _mm256_loadu_ps(b + i), acc[0]);
     float s = hsum256(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
     for (; i < n; i++)
-        s += sqz_bf16_to_fp32(a[i]) * b[i];
+        s = fma_ss(sqz_bf16_to_fp32(a[i]), b[i], s);
     *out = s;
 }
 
@@ -145,7 +151,7 @@ void sqz_dot_q4_0_avx2(int64_t n, const void *w, const void *x, float *out) {
         float dw = _cvtsh_ss(a[i].d);
         __m256i p = dot_u8s8(unpack_q4(a[i].qs), _mm256_loadu_si256((const __m256i *)b[i].qs));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * b[i].d), _mm256_cvtepi32_ps(p), acc);
-        zsum += dw * b[i].s;
+        zsum = fma_ss(dw, b[i].s, zsum);
     }
     *out = hsum256(acc) - 8.0f * zsum;
 }
@@ -158,7 +164,7 @@ void sqz_dot_q4_1_avx2(int64_t n, const void *w, const void *x, float *out) {
     for (int64_t i = 0; i < n / QK8A; i++) {
         __m256i p = dot_u8s8(unpack_q4(a[i].qs), _mm256_loadu_si256((const __m256i *)b[i].qs));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(a[i].d) * b[i].d), _mm256_cvtepi32_ps(p), acc);
-        msum += _cvtsh_ss(a[i].m) * b[i].s;
+        msum = fma_ss(_cvtsh_ss(a[i].m), b[i].s, msum);
     }
     *out = hsum256(acc) + msum;
 }

@@ -102,54 +102,6 @@ void sqz_sp_gemv_q_avx2(const sqz_sparse_nm *w, const int8_t *xq, const float *x
     }
 }
 
-// One 64-column chunk of dense codes: int8 → Σ code·x; int4 → Σ (code+8)·x (the caller subtracts
-// 8·Σx, which does not depend on the row).
-static inline __m256i dense_chunk(sqz_sp_values vt, const uint8_t *row, const int8_t *xc, int64_t c) {
-    __m256i xa = _mm256_loadu_si256((const __m256i *)xc), xb = _mm256_loadu_si256((const __m256i *)(xc + 32));
-    if (vt == SQZ_SP_I8) {
-        __m256i wa = _mm256_loadu_si256((const __m256i *)(row + 64 * c));
-        __m256i wb = _mm256_loadu_si256((const __m256i *)(row + 64 * c + 32));
-        return _mm256_add_epi32(dot_i8(wa, xa), dot_i8(wb, xb));
-    }
-    // nibbles ≤ 15: two maddubs results add in int16 without overflow (≤ 4·15·127)
-    __m256i b = _mm256_loadu_si256((const __m256i *)(row + 32 * c)), m = _mm256_set1_epi8(15);
-    __m256i pa = _mm256_maddubs_epi16(_mm256_and_si256(b, m), xa);
-    __m256i pb = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(b, 4), m), xb);
-    return _mm256_madd_epi16(_mm256_add_epi16(pa, pb), _mm256_set1_epi16(1));
-}
-
-void sqz_dq_gemv_avx2(const sqz_dense_q *w, const int8_t *xq, const float *xd, float *y, int64_t r0, int64_t r1) {
-    int64_t ng = w->n_in / w->group, cpg = w->group / 64, nc = w->n_in / 64;
-    float xs8[1024]; // int4: 8 · xd[c] · Σ xq over chunk c
-    if (w->vt == SQZ_SP_I4 && nc > 1024) {
-        sqz_dq_gemv_ref(w, xq, xd, y, r0, r1);
-        return;
-    }
-    if (w->vt == SQZ_SP_I4)
-        for (int64_t c = 0; c < nc; c++) {
-            int32_t sum = 0;
-            for (int j = 0; j < 64; j++)
-                sum += xq[64 * c + j];
-            xs8[c] = 8.0f * xd[c] * (float)sum;
-        }
-    for (int64_t r = r0; r < r1; r++) {
-        const uint8_t *row = w->codes + (size_t)r * w->row;
-        const uint16_t *sc = w->scales + r * ng;
-        __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-        float corr = 0.0f;
-        for (int64_t g = 0, c = 0; g < ng; g++) {
-            float ws = _cvtsh_ss(sc[g]);
-            for (int64_t k = 0; k < cpg; k++, c++) {
-                __m256i s = dense_chunk(w->vt, row, xq + 64 * c, c);
-                acc[c & 1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(xd[c] * ws), acc[c & 1]);
-                if (w->vt == SQZ_SP_I4)
-                    corr += xs8[c] * ws;
-            }
-        }
-        y[r] = hsum256(_mm256_add_ps(acc[0], acc[1])) - corr;
-    }
-}
-
 void sqz_sp_quant_x_avx2(const float *x, int64_t n, int8_t *xq, float *xd) {
     const __m256 sign = _mm256_set1_ps(-0.0f);
     for (int64_t c = 0; c < n / 64; c++) {

@@ -1,0 +1,18 @@
+// The grouped-int weight layout (kernels/qgroup.h) as an sqz_linear_impl: how GPTQ-layout linears
+// run without being dequantized (see impl_qgroup.c and docs/quant.md "Kernels").
+#ifndef SQZ_ENGINE_IMPL_QGROUP_H
+#define SQZ_ENGINE_IMPL_QGROUP_H
+
+#include "engine/internal.h"
+#include "kernels/qgroup.h"
+
+// Make l run the packed weights w (ownership of w passes to the model, also on error). name is the
+// tensor name for messages (copied). Sets l->exact from the load options and grows m->max_n_in and
+// m->max_act_row. Errors: SQZ_ERR_NOMEM.
+sqz_status sqz_qgroup_linear_init(sqz_model *m, sqz_linear *l, const char *name, sqz_qgroup *w);
+
+// Take ownership of p (freed with the model; `bytes` counted in sqz_model_owned_bytes). On failure
+// p is freed.
+sqz_status sqz_model_own(sqz_model *m, void *p, size_t bytes);
+
+#endif
