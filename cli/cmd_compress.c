@@ -10,8 +10,10 @@
 static const char *usage_text =
     "usage: sqz compress MODEL --recipe R [-o OUT] [options]\n"
     "       sqz compress --heldout-text OUT.txt [--calib TAR]\n"
-    "  --recipe R        e.g. 'gptq:bits=4,group=128' (see docs/quant.md)\n"
-    "  -o OUT            output directory: model.gguf (llama.cpp types only), hf/, manifest.json\n"
+    "  --recipe R        e.g. 'gptq:bits=4,group=128' (docs/quant.md), 'wanda:pattern=2:4 + rtn:bits=8',\n"
+    "                    'layers:drop=2 + heads:drop=4' (pruning: docs/prune.md); `sqz info OUT` shows the result\n"
+    "  -o OUT            output directory: model.gguf (llama.cpp types only; pruned weights dense with zeros),\n"
+    "                    hf/ (pruned F16 weights in sqz's 2:4 / CSR layouts: loads in sqz only), manifest.json\n"
     "  --calib PATH      calibration corpus: .tar (its non-held-out files) or a text file\n"
     "                    (default " SQZ_CALIB_DEFAULT_PATH ")\n"
     "  --calib-n N       sequences (default 32)    --calib-len L  tokens each (default 256)\n"

@@ -8,10 +8,13 @@
 
 static const char *const usage_text =
     "usage: sqz info MODEL [--json]\n"
-    "  MODEL   HF model directory (or its config.json / *.safetensors), .gguf file, or tokenizer.json\n"
+    "  MODEL   HF model directory (or its config.json / *.safetensors), .gguf file, tokenizer.json, or an\n"
+    "          `sqz compress` output directory (or its hf/): the model plus its manifest (recipe, per-layer\n"
+    "          method, bits/weight, achieved sparsity, storage and compute, structured pruning)\n"
     "  --json  print one JSON object with stable keys: arch, n_layer, n_head, n_head_kv, head_dim,\n"
     "          n_embd, n_ff, n_vocab, n_ctx_train, rope_theta, rope_layout, rope_scaling,\n"
-    "          tie_embeddings, n_params, n_bytes, dtypes, tokenizer {kind, pre}, layout, path\n";
+    "          tie_embeddings, n_params, n_bytes, dtypes, tokenizer {kind, pre}, layout, path\n"
+    "          (+ compress: the manifest.json object, for a compress output)\n";
 
 static const char *rope_layout_name(sqz_rope_layout l) {
     return l == SQZ_ROPE_HALF ? "half" : l == SQZ_ROPE_ADJACENT ? "adjacent" : "none";
@@ -247,6 +250,86 @@ static json_t *model_info(const char *path, int *rc) {
     return o;
 }
 
+// ---- compress outputs --------------------------------------------------------------------------------
+
+static int is_file(const char *p) {
+    FILE *f = fopen(p, "rb");
+    if (f)
+        fclose(f);
+    return f != NULL;
+}
+
+// The manifest of an `sqz compress` output: <path>/manifest.json (the output directory; the model
+// is then its hf/ or model.gguf) or <path>/../manifest.json (path is its hf/). NULL when none.
+static json_t *compress_manifest(const char *path, char *model, size_t cap) {
+    char mp[4096];
+    snprintf(mp, sizeof mp, "%s/manifest.json", path);
+    int out_dir = is_file(mp);
+    if (!out_dir)
+        snprintf(mp, sizeof mp, "%s/../manifest.json", path);
+    if (!is_file(mp))
+        return NULL;
+    json_error_t e;
+    json_t *m = json_load_file(mp, 0, &e);
+    if (!m || !json_object_get(m, "layers")) {
+        json_decref(m);
+        return NULL;
+    }
+    snprintf(model, cap, "%s", path);
+    if (out_dir) {
+        snprintf(mp, sizeof mp, "%s/hf/config.json", path);
+        snprintf(model, cap, is_file(mp) ? "%s/hf" : "%s/model.gguf", path);
+    }
+    return m;
+}
+
+static void print_manifest(const json_t *m) {
+#define MS(o, k) json_string_value(json_object_get(o, k))
+    printf("compress recipe: %s\n", MS(m, "recipe"));
+    json_t *files = json_object_get(m, "files");
+    printf("files:           gguf %s, hf %s\n", MS(files, "gguf") ? MS(files, "gguf") : "-",
+           MS(files, "hf") ? MS(files, "hf") : "-");
+    printf("bits/weight:     %.3f (linears)\n", json_real_value(json_object_get(m, "linear_bits_per_weight")));
+    json_t *st = json_object_get(m, "structured");
+    if (json_is_object(st)) {
+#define P(k, i) (long long)json_integer_value(json_array_get(json_object_get(st, k), i))
+        printf("structured:      layers %lld -> %lld, heads %lld -> %lld (kv %lld -> %lld), ffn %lld -> %lld; %s\n",
+               P("n_layer", 0), P("n_layer", 1), P("n_head", 0), P("n_head", 1), P("n_head_kv", 0), P("n_head_kv", 1),
+               P("n_ff", 0), P("n_ff", 1), MS(st, "storage"));
+#undef P
+        json_t *d = json_object_get(st, "dropped_layers");
+        if (json_array_size(d)) {
+            printf("dropped layers: ");
+            for (size_t i = 0; i < json_array_size(d); i++)
+                printf(" %lld", (long long)json_integer_value(json_array_get(d, i)));
+            printf(" (source indices)\n");
+        }
+    }
+    if (MS(m, "sparsity"))
+        printf("sparsity:        %s\n", MS(m, "sparsity"));
+    size_t i;
+    json_t *l;
+    int header = 0;
+    json_array_foreach(json_object_get(m, "layers"), i, l) {
+        json_t *p = json_object_get(l, "pruning");
+        if (!strcmp(MS(l, "method") ? MS(l, "method") : "none", "none") && !p)
+            continue;
+        if (!header++)
+            printf("%-28s %-10s %6s %8s %-5s  %s\n", "layer", "method", "bpw", "sparsity", "N:M", "storage / compute");
+        char meth[64];
+        snprintf(meth, sizeof meth, "%s%s%s", p ? MS(p, "step") : "", p && strcmp(MS(p, "step"), MS(l, "method")) ? "+" : "",
+                 p && !strcmp(MS(p, "step"), MS(l, "method")) ? "" : MS(l, "method"));
+        if (!p) {
+            printf("%-28s %-10s %6.3f\n", MS(l, "name"), meth, json_real_value(json_object_get(l, "bits_per_weight")));
+            continue;
+        }
+        printf("%-28s %-10s %6.3f %8.4f %-5s  %s; compute %s\n", MS(l, "name"), meth,
+               json_real_value(json_object_get(l, "bits_per_weight")), json_real_value(json_object_get(p, "sparsity")),
+               MS(p, "pattern") ? MS(p, "pattern") : "-", MS(p, "storage"), MS(p, "compute"));
+    }
+#undef MS
+}
+
 int sqz_cmd_info(int argc, char **argv) {
     const char *path = NULL;
     int as_json = 0;
@@ -267,15 +350,23 @@ int sqz_cmd_info(int argc, char **argv) {
     if (!path)
         return cli_usage_error("info", "missing MODEL\n%s", usage_text);
     int rc = 0;
-    json_t *o = model_info(path, &rc);
-    if (!o)
+    char model[4200];
+    json_t *man = compress_manifest(path, model, sizeof model);
+    json_t *o = model_info(man ? model : path, &rc);
+    if (!o) {
+        json_decref(man);
         return rc ? rc : 1;
+    }
+    if (man)
+        json_object_set_new(o, "compress", man);
     if (as_json) {
         char *s = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
         printf("%s\n", s ? s : "{}");
         free(s);
     } else {
         print_human(o);
+        if (man)
+            print_manifest(man);
     }
     json_decref(o);
     return 0;

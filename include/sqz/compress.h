@@ -73,22 +73,49 @@ typedef struct sqz_compress_layer {
     double output_err;        // ||X(W − Ŵ)ᵀ||² / ||XWᵀ||² on the calibration inputs (−1 without data)
     double method_loss;       // the method's own loss (GPTQ/AWQ), else 0
     sqz_type gguf_type;       // type in the GGUF (SQZ_TYPE_COUNT when not representable)
+    // Pruning / low rank (prune is NULL for layers no such step touched):
+    const char *prune;        // pruning or low-rank step name
+    double sparsity;          // achieved fraction of exact zeros in the weights the model runs
+    int sp_storage;           // sqz_sp_storage (sqz/prune.h) of the HF checkpoint
+    int nm_n, nm_m;           // N:M pattern the stored weights satisfy (0:0 if none)
+    const char *storage;      // one line: "2:4 compressed ...", "CSR ...", "dense with zeros: sparsity simulated ..."
+    const char *compute;      // "sparse: 2:4 F16 GEMV kernel" or "dense"
+    int64_t rank;             // low rank: r of W ≈ A·B (0 otherwise)
 } sqz_compress_layer;
+
+// What a structured step (heads, mlp, layers) removed, for the manifest. Layer indices are the
+// source model's.
+typedef struct sqz_compress_structured {
+    bool applied;
+    int64_t n_layer_before, n_layer_after;
+    int64_t n_head_before, n_head_after, n_head_kv_before, n_head_kv_after, n_ff_before, n_ff_after;
+    int64_t *dropped_layers;  // [n_dropped] ascending
+    int64_t n_dropped;
+    double *block_influence;  // [n_layer_before] (layers step), else NULL
+} sqz_compress_structured;
 
 typedef struct sqz_compressed sqz_compressed;
 
 // Compress a model (HF directory or .gguf; an HF source is first converted to a temporary GGUF,
-// which is the working copy). Blocks are processed in order; each block's calibration inputs come
-// from the already-compressed earlier blocks. The result owns a runnable model whose weights are
-// the compressed ones (dequantized integer weights in F32, block types as they are).
-// Errors: bad recipe, pruning steps (not handled here), a group size not dividing a layer's width,
-// missing or too little calibration data, unsupported architecture (GPT-2).
+// which is the working copy). Structured steps (heads, mlp, layers) run first: one scoring pass
+// over the calibration data, then model surgery (sqz_prune_structured) into a temporary smaller
+// model, which becomes the working copy. Then blocks are processed in order; each block's
+// calibration inputs come from the already-compressed earlier blocks; per linear a pruning or
+// low-rank step (magnitude, wanda, sparsegpt, lowrank) runs before its quantization step, whose
+// result keeps the pruning mask. The result owns a runnable model whose weights are the
+// compressed ones (dequantized integer weights in F32, block types as they are, pruned or low-rank
+// weights without a quantization step in F16). Errors: bad recipe, a group size not dividing a
+// layer's width, two pruning or two quantization steps on one tensor, missing or too little
+// calibration data, structured parameters that do not fit the model, unsupported architecture
+// (GPT-2).
 sqz_status sqz_compress(const char *model_path, const sqz_compress_opts *o, sqz_compressed **out);
 void sqz_compressed_free(sqz_compressed *c);
 
 sqz_model *sqz_compressed_model(sqz_compressed *c);
 const sqz_compress_layer *sqz_compressed_layers(const sqz_compressed *c, int64_t *n);
 const sqz_calib *sqz_compressed_calib(const sqz_compressed *c); // NULL when no step needed data
+// The structured pruning the pipeline applied (applied = false when the recipe had no such step).
+const sqz_compress_structured *sqz_compressed_structured(const sqz_compressed *c);
 // Whether every compressed layer maps exactly onto a llama.cpp type (so a GGUF is written).
 bool sqz_compressed_gguf_ok(const sqz_compressed *c);
 

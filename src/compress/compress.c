@@ -8,6 +8,13 @@
 // llm-awq: all four inputs are captured once from the block as it is, o and down are searched
 // first and their input scales folded into v and up (rows), then q/k/v and gate/up are searched
 // stacked (one scale vector per shared input) and their scales folded into the RMSNorm weights.
+//
+// Pruning (docs/prune.md "In the compress pipeline"): structured steps run first and replace the
+// working model by a smaller one (compress_structured.c); per linear a magnitude / wanda / sparsegpt
+// / lowrank step runs before its quantization step, with the same statistics, and the quantized
+// weights keep its mask. magnitude scope=global finds its one threshold in two histogram passes.
+#define _GNU_SOURCE // nftw
+#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +27,8 @@
 #include "compress/compress_internal.h"
 
 #define LIN(cc, l, r) ((l) * SQZ_LIN_COUNT + (r))
+
+static float *get_weights(sqz_compressed *cc, int64_t l, int r);
 
 static bool is_int_step(const sqz_recipe_step *s) {
     return s && (s->kind == SQZ_STEP_RTN || s->kind == SQZ_STEP_GPTQ || s->kind == SQZ_STEP_AWQ);
@@ -67,16 +76,23 @@ static sqz_status source_hash(const char *path, bool gguf, char out[65]) {
     return SQZ_OK;
 }
 
-// Open the source: a .gguf is the working copy; an HF directory is converted to a temporary GGUF
-// (types kept) so that every variant is produced from one naming and one q/k row order.
-static sqz_status open_source(sqz_compressed *cc, const char *path, bool exact) {
+// Open the working model: a .gguf is used as it is; an HF directory is converted to a temporary
+// GGUF (types kept) so that every variant is produced from one naming and one q/k row order. A
+// previous working model (the source, before a structured pass) is released first.
+sqz_status sqz_compress_open_work(sqz_compressed *cc, const char *path, bool exact) {
+    sqz_model_free(cc->m);
+    cc->m = NULL;
+    if (cc->tmp_dir) {
+        unlink(cc->work_gguf);
+        rmdir(cc->tmp_dir);
+        free(cc->tmp_dir);
+        cc->tmp_dir = NULL;
+    }
+    free(cc->work_gguf);
+    cc->work_gguf = NULL;
     struct stat sb;
     SQZ_FAIL_IF(stat(path, &sb) != 0, SQZ_ERR_IO, "%s: no such model file or directory", path);
-    bool gguf = S_ISREG(sb.st_mode) && ends_with(path, ".gguf");
-    cc->src_path = strdup(path);
-    SQZ_FAIL_IF(!cc->src_path, SQZ_ERR_NOMEM, "out of memory");
-    SQZ_TRY(source_hash(path, gguf, cc->src_sha256));
-    if (gguf) {
+    if (S_ISREG(sb.st_mode) && ends_with(path, ".gguf")) {
         cc->work_gguf = strdup(path);
         SQZ_FAIL_IF(!cc->work_gguf, SQZ_ERR_NOMEM, "out of memory");
     } else {
@@ -93,16 +109,64 @@ static sqz_status open_source(sqz_compressed *cc, const char *path, bool exact) 
     return sqz_model_load(&cc->m, cc->work_gguf, &lo);
 }
 
+static sqz_status open_source(sqz_compressed *cc, const char *path, bool exact) {
+    struct stat sb;
+    SQZ_FAIL_IF(stat(path, &sb) != 0, SQZ_ERR_IO, "%s: no such model file or directory", path);
+    cc->src_path = strdup(path);
+    SQZ_FAIL_IF(!cc->src_path, SQZ_ERR_NOMEM, "out of memory");
+    SQZ_TRY(source_hash(path, S_ISREG(sb.st_mode) && ends_with(path, ".gguf"), cc->src_sha256));
+    return sqz_compress_open_work(cc, path, exact);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb, (void)ftw;
+    return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+void sqz_compress_rmtree(const char *dir) {
+    if (dir && !strncmp(dir, "/tmp/sqz-", 9)) // only the pipeline's own temporary trees
+        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 // ---- recipe → per-layer steps --------------------------------------------------------------------------
 
 static bool is_quant_kind(sqz_step_kind k) { return k <= SQZ_STEP_Q4_1; }
+static bool is_structured_kind(sqz_step_kind k) {
+    return k == SQZ_STEP_HEADS || k == SQZ_STEP_MLP || k == SQZ_STEP_LAYERS;
+}
+static bool is_global(const sqz_recipe_step *s) {
+    return s && s->kind == SQZ_STEP_MAGNITUDE && !strcmp(sqz_step_str(s, "scope"), "global");
+}
+
+// Attach step `step` to linear s (name `name`): at most one quantization and one pruning/low-rank
+// step per tensor, pruning first (it sets the zeros the quantized weights then keep).
+static sqz_status attach(lin_store *s, const sqz_recipe_step *step, const char *name) {
+    if (is_quant_kind(step->kind)) {
+        SQZ_FAIL_IF(s->step, SQZ_ERR_ARG, "recipe: tensor '%s' is quantized by two steps ('%s' and '%s')", name,
+                    s->step->name, step->name);
+        SQZ_FAIL_IF(s->prune && s->prune->kind == SQZ_STEP_SPARSEGPT && sqz_step_int(s->prune, "bits") > 0,
+                    SQZ_ERR_ARG, "recipe: tensor '%s': sparsegpt:bits=%d already quantizes it; drop '%s' or use bits=0",
+                    name, sqz_step_int(s->prune, "bits"), step->name);
+        SQZ_FAIL_IF(s->prune && step->kind == SQZ_STEP_AWQ, SQZ_ERR_UNSUPPORTED,
+                    "recipe: tensor '%s': awq after '%s' is not supported (its scale search does not keep the pruning "
+                    "mask); use gptq or rtn", name, s->prune->name);
+        s->step = step;
+        return SQZ_OK;
+    }
+    SQZ_FAIL_IF(s->prune, SQZ_ERR_ARG, "recipe: tensor '%s' is pruned by two steps ('%s' and '%s')", name,
+                s->prune->name, step->name);
+    SQZ_FAIL_IF(s->step, SQZ_ERR_ARG, "recipe: tensor '%s': the pruning step '%s' must come before the quantization "
+                "step '%s' (write '%s + %s')", name, step->name, s->step->name, step->name, s->step->name);
+    s->prune = step;
+    return SQZ_OK;
+}
 
 static sqz_status assign_steps(sqz_compressed *cc) {
     const sqz_model_config *cfg = sqz_model_get_config(cc->m);
+    int n_global = 0;
     for (int i = 0; i < cc->recipe->n_steps; i++)
-        SQZ_FAIL_IF(!is_quant_kind(cc->recipe->steps[i].kind), SQZ_ERR_UNSUPPORTED,
-                    "recipe step '%s': pruning and low-rank steps are not applied by this pipeline",
-                    cc->recipe->steps[i].name);
+        n_global += is_global(&cc->recipe->steps[i]);
+    SQZ_FAIL_IF(n_global > 1, SQZ_ERR_ARG, "recipe: at most one magnitude:scope=global step (one global threshold)");
     for (int64_t l = 0; l < cfg->n_layer; l++)
         for (int r = 0; r < SQZ_LIN_COUNT; r++) {
             sqz_linear_info li;
@@ -116,27 +180,107 @@ static sqz_status assign_steps(sqz_compressed *cc) {
             s->gguf_type = li.type;
             for (int i = 0; i < cc->recipe->n_steps; i++) {
                 const sqz_recipe_step *step = &cc->recipe->steps[i];
-                if (sqz_step_skips(step, li.name))
+                if (is_structured_kind(step->kind) || sqz_step_skips(step, li.name))
                     continue;
-                SQZ_FAIL_IF(s->step, SQZ_ERR_ARG, "recipe: tensor '%s' is quantized by two steps ('%s' and '%s')",
-                            li.name, s->step->name, step->name);
-                s->step = step;
-                st->method = step->name;
-                int group = is_int_step(step) ? sqz_step_int(step, "group") : 0;
+                SQZ_TRY(attach(s, step, li.name));
+                bool joint = step->kind == SQZ_STEP_SPARSEGPT && sqz_step_int(step, "bits") > 0;
+                int group = is_int_step(step) || joint ? sqz_step_int(step, "group") : 0;
                 SQZ_FAIL_IF(group > 0 && li.n_in % group, SQZ_ERR_ARG,
                             "%s: group size %d does not divide the width %lld of '%s' (use group=0 for per-channel, "
                             "or skip= the tensor)",
                             step->name, group, (long long)li.n_in, li.name);
             }
+            st->method = s->step ? s->step->name : s->prune ? s->prune->name : "none";
+            st->prune = s->prune ? s->prune->name : NULL;
         }
     return SQZ_OK;
 }
 
 static bool any_needs_calib(const sqz_compressed *cc) {
     for (int i = 0; i < cc->recipe->n_steps; i++)
-        if (sqz_step_needs_calib(&cc->recipe->steps[i]))
+        if (!is_structured_kind(cc->recipe->steps[i].kind) && sqz_step_needs_calib(&cc->recipe->steps[i]))
             return true;
     return false;
+}
+
+// ---- magnitude scope=global: one threshold over all its layers, in bounded memory ---------------------
+// The k = floor(s · Σn) smallest |w| over the layers (in (layer, role) order) are pruned, ties by
+// layer then index — sqz_prune_magnitude_global's definition — without holding every weight: |w|'s
+// float bits order like the values, so two 16-bit histogram passes find the k-th smallest bit
+// pattern T exactly; weights below T are pruned, and of those equal to T the first `ties` in order.
+
+static sqz_status global_hist(sqz_compressed *cc, int64_t *hist, bool low, uint32_t hi) {
+    for (int64_t k = 0; k < cc->n_lin; k++) {
+        if (!is_global(cc->store[k].prune))
+            continue;
+        float *w = get_weights(cc, cc->stats[k].layer, cc->stats[k].role);
+        SQZ_FAIL_IF(!w, SQZ_ERR_NOMEM, "out of memory");
+        for (int64_t i = 0; i < cc->stats[k].n_out * cc->stats[k].n_in; i++) {
+            uint32_t b;
+            memcpy(&b, &w[i], 4);
+            b &= 0x7fffffffu;
+            if (!low)
+                hist[b >> 16]++;
+            else if (b >> 16 == hi)
+                hist[b & 0xffff]++;
+        }
+        free(w);
+    }
+    return SQZ_OK;
+}
+
+// The bucket holding the k-th smallest (0-based) of hist; *below = count in earlier buckets.
+static uint32_t hist_pick(const int64_t *hist, int64_t k, int64_t *below) {
+    int64_t cum = 0;
+    uint32_t b = 0;
+    for (; b < 65535 && cum + hist[b] <= k; b++)
+        cum += hist[b];
+    *below = cum;
+    return b;
+}
+
+static sqz_status global_threshold(sqz_compressed *cc) {
+    const sqz_recipe_step *g = NULL;
+    int64_t total = 0;
+    for (int64_t k = 0; k < cc->n_lin; k++)
+        if (is_global(cc->store[k].prune))
+            g = cc->store[k].prune, total += cc->stats[k].n_out * cc->stats[k].n_in;
+    if (!g)
+        return SQZ_OK;
+    double sp = sqz_step_num(g, "sparsity");
+    SQZ_FAIL_IF(!(sp >= 0 && sp < 1), SQZ_ERR_ARG, "magnitude: sparsity must be in [0, 1), got %g", sp);
+    int64_t k = (int64_t)floor(sp * (double)total);
+    cc->glob_thr = 0, cc->glob_ties = 0;
+    if (k == 0)
+        return SQZ_OK;
+    int64_t *hist = calloc(65536, sizeof *hist), below_hi = 0, below_lo = 0;
+    SQZ_FAIL_IF(!hist, SQZ_ERR_NOMEM, "out of memory");
+    sqz_status e = global_hist(cc, hist, false, 0);
+    uint32_t hi = hist_pick(hist, k, &below_hi), lo = 0;
+    if (e == SQZ_OK) {
+        memset(hist, 0, 65536 * sizeof *hist);
+        e = global_hist(cc, hist, true, hi);
+        lo = hist_pick(hist, k - below_hi, &below_lo);
+    }
+    free(hist);
+    cc->glob_thr = hi << 16 | lo;
+    cc->glob_ties = k - below_hi - below_lo; // the k-th smallest is the (ties)-th occurrence of T
+    return e;
+}
+
+// Prune w with the global threshold (layers must come in (layer, role) order).
+static void global_apply(sqz_compressed *cc, float *w, size_t n, uint8_t *mask) {
+    for (size_t i = 0; i < n; i++) {
+        uint32_t b;
+        memcpy(&b, &w[i], 4);
+        b &= 0x7fffffffu;
+        bool cut = b < cc->glob_thr || (b == cc->glob_thr && cc->glob_ties > 0);
+        if (b == cc->glob_thr && cut)
+            cc->glob_ties--;
+        mask[i] = !cut;
+        if (cut)
+            w[i] = 0.0f;
+    }
 }
 
 // ---- one layer -------------------------------------------------------------------------------------------
@@ -212,7 +356,9 @@ static sqz_status finish_int(sqz_compressed *cc, int64_t l, int r, sqz_qweight *
 
 // Block and cast steps: the stored data is what the model runs. A block type on a width that is
 // not a multiple of 32 falls back to F16, as llama.cpp's converter does.
-static sqz_status finish_data(sqz_compressed *cc, int64_t l, int r, const float *w, const sqz_actstats *stats) {
+// w: the weights to store (pruned when a pruning step ran); ref: the original, for the metrics.
+static sqz_status finish_data(sqz_compressed *cc, int64_t l, int r, const float *w, const float *ref,
+                              const sqz_actstats *stats) {
     lin_store *s = &cc->store[LIN(cc, l, r)];
     sqz_compress_layer *st = &cc->stats[LIN(cc, l, r)];
     int64_t n_out = st->n_out, n_in = st->n_in;
@@ -236,10 +382,71 @@ static sqz_status finish_data(sqz_compressed *cc, int64_t l, int r, const float 
     size_t row = sqz_type_row_size(qo.type, n_in);
     for (int64_t o = 0; o < n_out; o++)
         sqz_type_traits_of(qo.type)->to_float((const uint8_t *)qo.data + (size_t)o * row, wq + o * n_in, n_in);
-    sqz_status e = layer_errors(st, w, wq, stats);
+    sqz_status e = layer_errors(st, ref, wq, stats);
     free(wq);
     SQZ_TRY(e);
     return sqz_model_linear_set(cc->m, l, (sqz_lin_role)r, qo.type, qo.data, qo.nbytes);
+}
+
+// A pruned or low-rank weight without a quantization step: stored as F16 (the value type of the
+// sparse layouts; an F32 source is rounded), dense in GGUF, compressed in the HF checkpoint when a
+// layout fits (record_sparse).
+static sqz_status finish_pruned(sqz_compressed *cc, int64_t l, int r, const float *w, const float *ref,
+                                const sqz_actstats *stats) {
+    lin_store *s = &cc->store[LIN(cc, l, r)];
+    sqz_compress_layer *st = &cc->stats[LIN(cc, l, r)];
+    size_t n = (size_t)(st->n_out * st->n_in);
+    uint16_t *h = malloc(n * sizeof *h);
+    float *wq = malloc(n * sizeof *wq);
+    if (!h || !wq) {
+        free(h), free(wq);
+        return sqz_error(SQZ_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        wq[i] = sqz_fp16_to_fp32(h[i] = sqz_fp32_to_fp16(w[i]));
+    s->type = SQZ_TYPE_F16, s->data = h, s->nbytes = n * sizeof *h, s->gguf_type = SQZ_TYPE_F16;
+    st->gguf_type = SQZ_TYPE_F16;
+    st->bpw = 16;
+    sqz_status e = layer_errors(st, ref, wq, stats);
+    free(wq);
+    SQZ_TRY(e);
+    return sqz_model_linear_set(cc->m, l, (sqz_lin_role)r, SQZ_TYPE_F16, h, s->nbytes);
+}
+
+// What a pruned layer is stored as and how it is computed (manifest; compress_save.c writes the
+// layouts). Only pruned F16 weights get sqz's compressed layouts; quantized pruned weights stay in
+// their dense layout with zeros, low-rank weights as the dense product.
+static sqz_status record_sparse(sqz_compressed *cc, int64_t l, int r, int64_t rank) {
+    lin_store *s = &cc->store[LIN(cc, l, r)];
+    sqz_compress_layer *st = &cc->stats[LIN(cc, l, r)];
+    float *w = get_weights(cc, l, r);
+    SQZ_FAIL_IF(!w, SQZ_ERR_NOMEM, "out of memory");
+    sqz_sparse_summarize(w, st->n_out, st->n_in, &s->sp);
+    free(w);
+    st->sparsity = s->sp.sparsity, st->rank = rank;
+    st->compute = "dense";
+    if (rank > 0) {
+        s->sp.storage = SQZ_SP_STORE_DENSE, s->sp.nm = (sqz_nm){0, 0};
+        st->storage = "dense A·B product (factors not stored: no bytes saved; the engine has no two-factor layout)";
+    } else if (s->type != SQZ_TYPE_F16 || s->step) {
+        s->sp.storage = SQZ_SP_STORE_DENSE;
+        st->storage = "dense with zeros: sparsity simulated (quantized layouts have no sparse form; no bytes or time "
+                      "saved)";
+    } else {
+        st->storage = s->sp.storage == SQZ_SP_STORE_NM
+                          ? (s->sp.nm.m == 4 ? "2:4 compressed (F16 values + 2-bit indices)"
+                                             : "4:8 compressed (F16 values + 8-bit group masks)")
+                      : s->sp.storage == SQZ_SP_STORE_CSR
+                          ? "CSR (F16 values + 16-bit columns + 32-bit row pointers)"
+                          : "dense with zeros: sparsity simulated (no bytes or time saved)";
+        st->bpw = 8.0 * (double)s->sp.nbytes / (double)(st->n_out * st->n_in);
+        if (s->sp.storage == SQZ_SP_STORE_NM)
+            st->compute = s->sp.nm.m == 4 ? "sparse: 2:4 F16 GEMV kernel" : "sparse: 4:8 F16 reference kernel";
+        else if (s->sp.storage == SQZ_SP_STORE_CSR)
+            st->compute = "dense: CSR decoded to F16 at load";
+    }
+    st->sp_storage = (int)s->sp.storage, st->nm_n = s->sp.nm.n, st->nm_m = s->sp.nm.m;
+    return SQZ_OK;
 }
 
 static float *get_weights(sqz_compressed *cc, int64_t l, int r) {
@@ -256,23 +463,59 @@ static float *get_weights(sqz_compressed *cc, int64_t l, int r) {
     return w;
 }
 
-// Quantize linear (l, r) on its own (any step) with its input statistics (may be NULL).
-static sqz_status quant_one(sqz_compressed *cc, int64_t l, int r, const sqz_actstats *stats) {
+// The pruning / low-rank step of linear (l, r) on w (in place): mask [n_out·n_in] (not for
+// low rank), *qw for sparsegpt with bits > 0, *rank for low rank.
+static sqz_status prune_weights(sqz_compressed *cc, const sqz_recipe_step *step, float *w, int64_t n_out,
+                                int64_t n_in, const sqz_actstats *stats, uint8_t *mask, sqz_qweight **qw,
+                                int64_t *rank) {
+    if (is_global(step)) {
+        global_apply(cc, w, (size_t)(n_out * n_in), mask);
+        return SQZ_OK;
+    }
+    sqz_lowrank *lr = NULL;
+    bool low = step->kind == SQZ_STEP_LOWRANK;
+    SQZ_TRY(sqz_prune_layer(step, w, n_out, n_in, stats, low ? NULL : mask, qw, low ? &lr : NULL));
+    if (lr)
+        *rank = lr->rank;
+    sqz_lowrank_free(lr);
+    return SQZ_OK;
+}
+
+// Compress linear (l, r) on its own with its input statistics (may be NULL): pruning or low rank
+// first, then the quantization step, which keeps the mask (sqz_qweight_apply_mask). Metrics are
+// against the original weights.
+static sqz_status compress_one(sqz_compressed *cc, int64_t l, int r, const sqz_actstats *stats) {
     lin_store *s = &cc->store[LIN(cc, l, r)];
     sqz_compress_layer *st = &cc->stats[LIN(cc, l, r)];
-    float *w = get_weights(cc, l, r);
-    if (!w)
-        return sqz_error_prefix(SQZ_ERR_NOMEM, "%s: ", st->name);
-    sqz_status e;
-    if (is_int_step(s->step)) {
+    size_t n = (size_t)(st->n_out * st->n_in);
+    float *w = get_weights(cc, l, r), *wp = s->prune ? malloc(n * sizeof *wp) : w;
+    uint8_t *mask = s->prune ? malloc(n) : NULL;
+    sqz_qweight *qw = NULL;
+    int64_t rank = 0;
+    sqz_status e = w && wp && (mask || !s->prune) ? SQZ_OK : sqz_error(SQZ_ERR_NOMEM, "out of memory");
+    if (e == SQZ_OK && s->prune) {
+        memcpy(wp, w, n * sizeof *wp);
+        e = prune_weights(cc, s->prune, wp, st->n_out, st->n_in, stats, mask, &qw, &rank);
+    }
+    if (e == SQZ_OK && qw) { // sparsegpt with joint quantization
+        e = finish_int(cc, l, r, qw, w, stats, false);
+    } else if (e == SQZ_OK && is_int_step(s->step)) {
         sqz_quant_out qo;
-        e = sqz_quant_layer(s->step, w, st->n_out, st->n_in, stats, &qo);
+        e = sqz_quant_layer(s->step, wp, st->n_out, st->n_in, stats, &qo);
+        if (e == SQZ_OK && s->prune && rank == 0)
+            sqz_qweight_apply_mask(qo.qw, mask);
         if (e == SQZ_OK)
             e = finish_int(cc, l, r, qo.qw, w, stats, false);
-    } else {
-        e = finish_data(cc, l, r, w, stats);
+    } else if (e == SQZ_OK && s->step) {
+        e = finish_data(cc, l, r, wp, w, stats);
+    } else if (e == SQZ_OK) {
+        e = finish_pruned(cc, l, r, wp, w, stats);
     }
-    free(w);
+    if (e == SQZ_OK && s->prune)
+        e = record_sparse(cc, l, r, rank);
+    if (wp != w)
+        free(wp);
+    free(w), free(mask);
     return e == SQZ_OK ? SQZ_OK : sqz_error_prefix(e, "%s: ", st->name);
 }
 
@@ -388,11 +631,6 @@ static int capture_cb(void *user, sqz_capture_point p, const float *x, int64_t n
     return (int)p == c->stop_at;
 }
 
-typedef struct {
-    sqz_ctx *ctx;
-    float *x;   // [n_seq·seq_len][n_embd] hidden states entering the current block
-} calib_state;
-
 static int64_t cap_width(const sqz_model_config *cfg, int p) {
     return p == SQZ_CAP_ATTN_OUT ? cfg->n_head * cfg->head_dim : p == SQZ_CAP_MLP_MID ? cfg->n_ff : cfg->n_embd;
 }
@@ -433,14 +671,14 @@ static sqz_status block_sequential(sqz_compressed *cc, calib_state *cs, int64_t 
     for (int p = 0; p < SQZ_CAP_COUNT; p++) {
         bool any = false;
         for (int i = 0; i < 3; i++)
-            any |= roles_of[p][i] >= 0 && cc->store[LIN(cc, l, roles_of[p][i])].step;
+            any |= roles_of[p][i] >= 0 && lin_changed(&cc->store[LIN(cc, l, roles_of[p][i])]);
         if (!any)
             continue;
         capture cap = {0};
         sqz_status e = cs ? collect(cc, cs, l, 1u << p, p, &cap) : SQZ_OK;
         for (int i = 0; i < 3 && e == SQZ_OK; i++)
-            if (roles_of[p][i] >= 0 && cc->store[LIN(cc, l, roles_of[p][i])].step)
-                e = quant_one(cc, l, roles_of[p][i], cap.st[p]);
+            if (roles_of[p][i] >= 0 && lin_changed(&cc->store[LIN(cc, l, roles_of[p][i])]))
+                e = compress_one(cc, l, roles_of[p][i], cap.st[p]);
         capture_free(&cap);
         SQZ_TRY(e);
     }
@@ -473,8 +711,8 @@ static sqz_status block_awq(sqz_compressed *cc, calib_state *cs, int64_t l) {
         int r = folded[i][0];
         if (is_awq(cc, l, r))
             e = awq_folded(cc, l, r, folded[i][1], w[r], w[folded[i][1]], cap.st[sqz_lin_role_input((sqz_lin_role)r)]);
-        else if (cc->store[LIN(cc, l, r)].step)
-            e = quant_one(cc, l, r, cap.st[sqz_lin_role_input((sqz_lin_role)r)]);
+        else if (lin_changed(&cc->store[LIN(cc, l, r)]))
+            e = compress_one(cc, l, r, cap.st[sqz_lin_role_input((sqz_lin_role)r)]);
     }
     static const int shared[2][3] = {{SQZ_LIN_Q, SQZ_LIN_K, SQZ_LIN_V}, {SQZ_LIN_GATE, SQZ_LIN_UP, -1}};
     for (int i = 0; i < 2 && e == SQZ_OK; i++) {
@@ -489,8 +727,8 @@ static sqz_status block_awq(sqz_compressed *cc, calib_state *cs, int64_t l) {
             continue;
         }
         for (int k = 0; k < n && e == SQZ_OK; k++) // a v/up whose rows were scaled is set even if unquantized
-            if (cc->store[LIN(cc, l, shared[i][k])].step)
-                e = quant_one(cc, l, shared[i][k], st);
+            if (lin_changed(&cc->store[LIN(cc, l, shared[i][k])]))
+                e = compress_one(cc, l, shared[i][k], st);
     }
     for (int r = 0; r < SQZ_LIN_COUNT; r++)
         free(w[r]);
@@ -498,11 +736,12 @@ static sqz_status block_awq(sqz_compressed *cc, calib_state *cs, int64_t l) {
     return e;
 }
 
-static sqz_status calib_init(sqz_compressed *cc, const sqz_compress_opts *o, calib_state *cs) {
+sqz_status sqz_compress_calib_init(sqz_compressed *cc, const sqz_compress_opts *o, calib_state *cs) {
     const sqz_model_config *cfg = sqz_model_get_config(cc->m);
     int64_t n = o->calib_n > 0 ? o->calib_n : 32, len = o->calib_len > 0 ? o->calib_len : 256;
     SQZ_FAIL_IF(!o->calib_path, SQZ_ERR_ARG, "the recipe needs calibration data and none was given (--calib)");
-    SQZ_TRY(sqz_calib_draw(sqz_model_tokenizer(cc->m), o->calib_path, n, len, o->seed, &cc->calib));
+    if (!cc->calib) // a structured pass drew it already (same tokenizer)
+        SQZ_TRY(sqz_calib_draw(sqz_model_tokenizer(cc->m), o->calib_path, n, len, o->seed, &cc->calib));
     int64_t per = len >= 2048 ? 1 : 2048 / len; // sequences per batch: rows for sgemm, bounded scratch
     if (per > n)
         per = n;
@@ -538,18 +777,20 @@ static sqz_status compress(sqz_compressed *cc, const char *model_path, const sqz
     cc->recipe_str = sqz_recipe_str(cc->recipe);
     SQZ_FAIL_IF(!cc->recipe_str, SQZ_ERR_NOMEM, "out of memory");
     SQZ_TRY(open_source(cc, model_path, o->exact));
+    SQZ_FAIL_IF(sqz_model_get_config(cc->m)->arch == SQZ_ARCH_GPT2, SQZ_ERR_UNSUPPORTED,
+                "%s: compress supports the Llama family, not GPT-2", model_path);
+    double t0 = sqz_time_now();
+    SQZ_TRY(sqz_compress_structured_pass(cc, o)); // may replace cc->m by the smaller model
     const sqz_model_config *cfg = sqz_model_get_config(cc->m);
-    SQZ_FAIL_IF(cfg->arch == SQZ_ARCH_GPT2, SQZ_ERR_UNSUPPORTED, "%s: compress supports the Llama family, not GPT-2",
-                model_path);
     cc->n_lin = cfg->n_layer * SQZ_LIN_COUNT;
     cc->store = calloc((size_t)cc->n_lin, sizeof *cc->store);
     cc->stats = calloc((size_t)cc->n_lin, sizeof *cc->stats);
     cc->norm_set = calloc((size_t)cfg->n_layer * 2, sizeof *cc->norm_set);
     SQZ_FAIL_IF(!cc->store || !cc->stats || !cc->norm_set, SQZ_ERR_NOMEM, "out of memory");
     SQZ_TRY(assign_steps(cc));
+    SQZ_TRY(global_threshold(cc));
     calib_state cs = {0};
-    sqz_status e = any_needs_calib(cc) ? calib_init(cc, o, &cs) : SQZ_OK;
-    double t0 = sqz_time_now();
+    sqz_status e = any_needs_calib(cc) ? sqz_compress_calib_init(cc, o, &cs) : SQZ_OK;
     if (e == SQZ_OK)
         e = run_blocks(cc, o, cs.ctx ? &cs : NULL);
     cc->seconds = sqz_time_now() - t0;
@@ -583,6 +824,9 @@ void sqz_compressed_free(sqz_compressed *c) {
         unlink(c->work_gguf);
         rmdir(c->tmp_dir);
     }
+    sqz_compress_rmtree(c->struct_dir);
+    free(c->struct_dir);
+    free(c->structured.dropped_layers), free(c->structured.block_influence);
     free(c->store), free(c->stats), free(c->norm_set);
     free(c->src_path), free(c->work_gguf), free(c->tmp_dir), free(c->recipe_str);
     sqz_recipe_free(c->recipe);
@@ -591,6 +835,7 @@ void sqz_compressed_free(sqz_compressed *c) {
 }
 
 sqz_model *sqz_compressed_model(sqz_compressed *c) { return c->m; }
+const sqz_compress_structured *sqz_compressed_structured(const sqz_compressed *c) { return &c->structured; }
 const sqz_calib *sqz_compressed_calib(const sqz_compressed *c) { return c->calib; }
 const sqz_compress_layer *sqz_compressed_layers(const sqz_compressed *c, int64_t *n) {
     *n = c->n_lin;
@@ -599,7 +844,7 @@ const sqz_compress_layer *sqz_compressed_layers(const sqz_compressed *c, int64_t
 
 bool sqz_compressed_gguf_ok(const sqz_compressed *c) {
     for (int64_t i = 0; i < c->n_lin; i++)
-        if (c->store[i].step && c->store[i].gguf_type == SQZ_TYPE_COUNT)
+        if (lin_changed(&c->store[i]) && c->store[i].gguf_type == SQZ_TYPE_COUNT)
             return false;
     return true;
 }

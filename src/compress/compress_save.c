@@ -138,8 +138,10 @@ static sqz_status write_gguf(const sqz_compressed *cc, const char *path, bool de
         const float *nw = norm_for(cc, t->name);
         if (nw) {
             e = sqz_gguf_writer_add_tensor(w, t->name, SQZ_TYPE_F32, t->n_dims, t->shape, nw, (size_t)t->shape[0] * 4);
-        } else if (!s || !s->step) {
+        } else if (!s || !lin_changed(s)) {
             e = sqz_gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->shape, t->data, t->nbytes);
+        } else if (dense && !s->qw && (s->type == SQZ_TYPE_F16 || s->type == SQZ_TYPE_BF16)) { // float types as they are
+            e = sqz_gguf_writer_add_tensor(w, t->name, s->type, t->n_dims, t->shape, s->data, s->nbytes);
         } else if (dense) {
             const sqz_compress_layer *st = &cc->stats[k];
             size_t n = (size_t)(st->n_out * st->n_in);
@@ -218,6 +220,11 @@ typedef struct {
     char **names;
     sqz_gptq_tensors **packed;
     int64_t n_packed;
+    sqz_sparse_nm **nms;         // compressed N:M layers
+    int64_t n_nms;
+    sqz_sparse_csr **csrs;       // CSR layers
+    int64_t n_csrs;
+    json_t *sparse_layers;       // sparsity_config.layers
 } tlist;
 
 static sqz_status tl_push(tlist *l, sqz_tensor t, const char *name) {
@@ -242,7 +249,12 @@ static void tl_free(tlist *l) {
         free(l->names[i]);
     for (int64_t i = 0; i < l->n_packed; i++)
         sqz_gptq_tensors_free(l->packed[i]);
-    free(l->t), free(l->names), free(l->packed);
+    for (int64_t i = 0; i < l->n_nms; i++)
+        sqz_sparse_nm_free(l->nms[i]);
+    for (int64_t i = 0; i < l->n_csrs; i++)
+        sqz_sparse_csr_free(l->csrs[i]);
+    json_decref(l->sparse_layers);
+    free(l->t), free(l->names), free(l->packed), free(l->nms), free(l->csrs);
 }
 
 // The four tensors of a packed layer, named <base>.qweight etc.
@@ -294,10 +306,11 @@ static sqz_gptq_format pick_format(const sqz_compressed *cc) {
     return SQZ_GPTQ_V1;
 }
 
+// The step that made the first packable integer layer (a quantization step, or sparsegpt with bits).
 static const sqz_recipe_step *first_int_step(const sqz_compressed *cc) {
     for (int64_t k = 0; k < cc->n_lin; k++)
         if (packable(cc->store[k].qw))
-            return cc->store[k].step;
+            return cc->store[k].step ? cc->store[k].step : cc->store[k].prune;
     return NULL;
 }
 
@@ -305,7 +318,8 @@ static const sqz_recipe_step *first_int_step(const sqz_compressed *cc) {
 static json_t *quant_config(const sqz_compressed *cc, sqz_gptq_format fmt) {
     const sqz_recipe_step *s = first_int_step(cc);
     json_t *o = NULL;
-    if (s->kind == SQZ_STEP_RTN) { // same fields, as a GPTQ-layout checkpoint without Hessian steps
+    if (s->kind == SQZ_STEP_RTN || s->kind == SQZ_STEP_SPARSEGPT) { // GPTQ-layout fields (sparsegpt: its joint
+                                                                  // quantizer is GPTQ's)
         o = json_object();
         int group = sqz_step_int(s, "group");
         json_object_set_new(o, "quant_method", json_string("gptq"));
@@ -321,7 +335,7 @@ static json_t *quant_config(const sqz_compressed *cc, sqz_gptq_format fmt) {
         json_object_set_new(o, "pack_dtype", json_string("int32"));
         json_t *meta = json_object();
         json_object_set_new(meta, "quantizer", json_string("sqz:" SQZ_VERSION_STRING));
-        json_object_set_new(meta, "method", json_string("rtn"));
+        json_object_set_new(meta, "method", json_string(s->name));
         json_object_set_new(o, "meta", meta);
     } else {
         char *txt = sqz_gptq_config_json(s, fmt);
@@ -337,36 +351,132 @@ static json_t *quant_config(const sqz_compressed *cc, sqz_gptq_format fmt) {
     return o;
 }
 
-static sqz_status update_config(const sqz_compressed *cc, const char *hf_dir, sqz_gptq_format fmt) {
+// ---- sparse layouts in the HF checkpoint (docs/prune.md "Storage in files") ----------------------------------
+
+static bool is_sparse(const lin_store *s) {
+    return s->prune && !s->qw && s->type == SQZ_TYPE_F16 &&
+           (s->sp.storage == SQZ_SP_STORE_NM || s->sp.storage == SQZ_SP_STORE_CSR);
+}
+
+static bool any_sparse(const sqz_compressed *cc) {
+    for (int64_t k = 0; k < cc->n_lin; k++)
+        if (is_sparse(&cc->store[k]))
+            return true;
+    return false;
+}
+
+static sqz_status push_nm(tlist *l, const char *base, sqz_sparse_nm *sp) {
+    char name[160];
+    name_of(name, sizeof name, base, ".sp_values");
+    SQZ_TRY(tl_push(l, (sqz_tensor){NULL, SQZ_TYPE_F16, 2, {sp->n_out, sp->n_in / 2}, sp->values,
+                                    (size_t)sp->n_out * sp->values_row}, name));
+    name_of(name, sizeof name, base, ".sp_meta");
+    return tl_push(l, (sqz_tensor){NULL, SQZ_TYPE_U8, 2, {sp->n_out, (int64_t)sp->meta_row}, sp->meta,
+                                   (size_t)sp->n_out * sp->meta_row}, name);
+}
+
+static sqz_status push_csr(tlist *l, const char *base, sqz_sparse_csr *c) {
+    char name[160];
+    SQZ_FAIL_IF(c->nnz > INT32_MAX, SQZ_ERR_RANGE, "%s: %lld nonzeros do not fit int32 row pointers", base,
+                (long long)c->nnz);
+    name_of(name, sizeof name, base, ".csr_row_ptr");
+    SQZ_TRY(tl_push(l, (sqz_tensor){NULL, SQZ_TYPE_I32, 1, {c->n_out + 1}, c->row_ptr, (size_t)(c->n_out + 1) * 4},
+                    name));
+    name_of(name, sizeof name, base, ".csr_col"); // uint16 column indices, stored as I16 bit patterns
+    SQZ_TRY(tl_push(l, (sqz_tensor){NULL, SQZ_TYPE_I16, 1, {c->nnz}, c->col, (size_t)c->nnz * 2}, name));
+    name_of(name, sizeof name, base, ".csr_val");
+    return tl_push(l, (sqz_tensor){NULL, SQZ_TYPE_F16, 1, {c->nnz}, c->val, (size_t)c->nnz * 2}, name);
+}
+
+// Encode pruned layer k from its HF tensor t (rows already in HF order) into sqz's layout.
+static sqz_status add_sparse(const sqz_compressed *cc, tlist *l, int64_t k, const char *base, const sqz_tensor *t) {
+    const lin_store *s = &cc->store[k];
+    int64_t n_out = cc->stats[k].n_out, n_in = cc->stats[k].n_in;
+    const sqz_type_traits *tr = sqz_type_traits_of(t->type);
+    SQZ_FAIL_IF(t->n_dims != 2 || t->shape[0] != n_out || t->shape[1] != n_in || !tr || !tr->to_float ||
+                    t->nbytes < sqz_type_row_size(t->type, n_in) * (size_t)n_out,
+                SQZ_ERR_FORMAT, "%s: unexpected shape or type in the converted checkpoint", t->name);
+    float *w = malloc((size_t)(n_out * n_in) * sizeof *w);
+    SQZ_FAIL_IF(!w, SQZ_ERR_NOMEM, "out of memory");
+    tr->to_float(t->data, w, n_out * n_in);
+    sqz_status e;
+    const char *kind;
+    if (s->sp.storage == SQZ_SP_STORE_NM) {
+        sqz_sparse_nm *sp = NULL, **g = realloc(l->nms, (size_t)(l->n_nms + 1) * sizeof *g);
+        e = g ? sqz_sparse_nm_encode(w, n_out, n_in, s->sp.nm, SQZ_SP_F16, 0, &sp) : sqz_error(SQZ_ERR_NOMEM, "oom");
+        if (g)
+            l->nms = g;
+        if (e == SQZ_OK)
+            l->nms[l->n_nms++] = sp, e = push_nm(l, base, sp);
+        kind = s->sp.nm.m == 4 ? "2:4" : "4:8";
+    } else {
+        sqz_sparse_csr *c = NULL, **g = realloc(l->csrs, (size_t)(l->n_csrs + 1) * sizeof *g);
+        e = g ? sqz_sparse_csr_encode(w, n_out, n_in, &c) : sqz_error(SQZ_ERR_NOMEM, "oom");
+        if (g)
+            l->csrs = g;
+        if (e == SQZ_OK && !c) // not smaller after all: dense
+            e = tl_push(l, *t, t->name);
+        else if (e == SQZ_OK)
+            l->csrs[l->n_csrs++] = c, e = push_csr(l, base, c);
+        kind = c ? "csr" : NULL;
+    }
+    free(w);
+    SQZ_TRY_CTX(e, "%s: ", cc->stats[k].name);
+    if (kind) {
+        json_t *o = json_object();
+        json_object_set_new(o, "storage", json_string(kind));
+        json_object_set_new(o, "values", json_string("f16"));
+        json_object_set_new(o, "sparsity", json_real(s->sp.sparsity));
+        json_object_set_new(l->sparse_layers, base, o);
+    }
+    return SQZ_OK;
+}
+
+// config.json's sparsity_config: which layers hold sqz's layouts (the engine reads it).
+static json_t *sparsity_config(json_t *layers) {
+    json_t *o = json_object();
+    json_object_set_new(o, "format", json_string("sqz-sparse"));
+    json_object_set_new(o, "version", json_integer(1));
+    json_object_set_new(o, "note", json_string("pruned linears in sqz's own layouts (<base>.sp_values/.sp_meta: N:M "
+                                               "compressed; <base>.csr_row_ptr/.csr_col/.csr_val: CSR); only sqz "
+                                               "loads them (docs/prune.md). model.gguf holds the same weights dense."));
+    json_object_set_new(o, "layers", json_incref(layers));
+    return o;
+}
+
+static sqz_status update_config(const sqz_compressed *cc, const char *hf_dir, sqz_gptq_format fmt, json_t *sparse) {
     char path[4096];
     SQZ_TRY(path_of(path, sizeof path, hf_dir, "config.json"));
     json_error_t err;
     json_t *cfg = json_load_file(path, JSON_PRESERVE_ORDER, &err);
     SQZ_FAIL_IF(!cfg, SQZ_ERR_FORMAT, "%s: %s", path, err.text);
-    json_t *q = quant_config(cc, fmt);
-    if (!q) {
+    json_t *q = first_int_step(cc) ? quant_config(cc, fmt) : NULL;
+    if (first_int_step(cc) && !q) {
         json_decref(cfg);
         return sqz_error(SQZ_ERR_NOMEM, "quantization_config: out of memory");
     }
-    json_object_set_new(cfg, "quantization_config", q);
+    if (q)
+        json_object_set_new(cfg, "quantization_config", q);
+    if (sparse && json_object_size(sparse))
+        json_object_set_new(cfg, "sparsity_config", sparsity_config(sparse));
     int rc = json_dump_file(cfg, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(cfg);
     SQZ_FAIL_IF(rc != 0, SQZ_ERR_IO, "%s: cannot write", path);
     return SQZ_OK;
 }
 
-// Replace the dense weights of packable integer layers in hf_dir/model.safetensors by their
-// GPTQ tensors.
+// Replace the dense weights in hf_dir/model.safetensors: packable integer layers by their GPTQ
+// tensors, pruned F16 layers by sqz's N:M or CSR layout.
 static sqz_status pack_hf(const sqz_compressed *cc, const char *hf_dir) {
-    if (!first_int_step(cc))
+    if (!first_int_step(cc) && !any_sparse(cc))
         return SQZ_OK;
     sqz_gptq_format fmt = pick_format(cc);
     char path[4096];
     SQZ_TRY(path_of(path, sizeof path, hf_dir, "model.safetensors"));
     sqz_safetensors *st;
     SQZ_TRY(sqz_safetensors_open(&st, path));
-    tlist l = {0};
-    sqz_status e = SQZ_OK;
+    tlist l = {.sparse_layers = json_object()};
+    sqz_status e = l.sparse_layers ? SQZ_OK : sqz_error(SQZ_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; e == SQZ_OK && i < sqz_safetensors_n_tensors(st); i++) {
         const sqz_tensor *t = sqz_safetensors_tensor(st, i);
         int layer;
@@ -377,24 +487,27 @@ static sqz_status pack_hf(const sqz_compressed *cc, const char *hf_dir) {
             layer < sqz_model_get_config(cc->m)->n_layer) {
             role[strlen(role) - 7] = 0;
             for (int r = 0; r < SQZ_LIN_COUNT; r++)
-                if (!strcmp(role, hf_role[r]) && packable(cc->store[layer * SQZ_LIN_COUNT + r].qw))
+                if (!strcmp(role, hf_role[r]))
                     k = layer * SQZ_LIN_COUNT + r;
         }
-        if (k >= 0) {
-            char base[160];
+        char base[160];
+        if (k >= 0)
             snprintf(base, sizeof base, "%.*s", (int)(strlen(t->name) - 7), t->name);
+        if (k >= 0 && packable(cc->store[k].qw))
             e = add_packed(cc, &l, k, base, fmt);
-        } else {
+        else if (k >= 0 && is_sparse(&cc->store[k]))
+            e = add_sparse(cc, &l, k, base, t);
+        else
             e = tl_push(&l, *t, t->name);
-        }
     }
     static const char *const meta[] = {"format", "pt"};
     if (e == SQZ_OK)
         e = sqz_safetensors_write(path, l.t, l.n, meta, 1); // temp + rename: the old mapping stays valid
+    if (e == SQZ_OK)
+        e = update_config(cc, hf_dir, fmt, l.sparse_layers);
     tl_free(&l);
     sqz_safetensors_free(st);
-    SQZ_TRY(e);
-    return update_config(cc, hf_dir, fmt);
+    return e;
 }
 
 static sqz_status write_hf(const sqz_compressed *cc, const char *out_dir) {
@@ -429,6 +542,44 @@ static json_t *layer_json(const sqz_compress_layer *s) {
     json_object_set_new(o, "method_loss", json_real(s->method_loss));
     json_object_set_new(o, "gguf_type",
                         s->gguf_type < SQZ_TYPE_COUNT ? json_string(sqz_type_name(s->gguf_type)) : json_null());
+    if (s->prune) {
+        json_t *p = json_object();
+        json_object_set_new(p, "step", json_string(s->prune));
+        json_object_set_new(p, "sparsity", json_real(s->sparsity));
+        char nm[16];
+        snprintf(nm, sizeof nm, "%d:%d", s->nm_n, s->nm_m);
+        json_object_set_new(p, "pattern", s->nm_m ? json_string(nm) : json_null());
+        json_object_set_new(p, "storage", json_string(s->storage));
+        json_object_set_new(p, "compute", json_string(s->compute));
+        json_object_set_new(p, "gguf_storage", json_string("dense with zeros (llama.cpp has no sparse type)"));
+        if (s->rank > 0)
+            json_object_set_new(p, "rank", json_integer(s->rank));
+        json_object_set_new(o, "pruning", p);
+    }
+    return o;
+}
+
+static json_t *structured_json(const sqz_compress_structured *r) {
+    if (!r->applied)
+        return json_null();
+    json_t *o = json_object();
+    json_object_set_new(o, "n_layer", json_pack("[II]", (json_int_t)r->n_layer_before, (json_int_t)r->n_layer_after));
+    json_object_set_new(o, "n_head", json_pack("[II]", (json_int_t)r->n_head_before, (json_int_t)r->n_head_after));
+    json_object_set_new(o, "n_head_kv",
+                        json_pack("[II]", (json_int_t)r->n_head_kv_before, (json_int_t)r->n_head_kv_after));
+    json_object_set_new(o, "n_ff", json_pack("[II]", (json_int_t)r->n_ff_before, (json_int_t)r->n_ff_after));
+    json_t *d = json_array();
+    for (int64_t i = 0; i < r->n_dropped; i++)
+        json_array_append_new(d, json_integer(r->dropped_layers[i]));
+    json_object_set_new(o, "dropped_layers", d);
+    if (r->block_influence) {
+        json_t *b = json_array();
+        for (int64_t i = 0; i < r->n_layer_before; i++)
+            json_array_append_new(b, json_real(r->block_influence[i]));
+        json_object_set_new(o, "block_influence", b);
+    }
+    json_object_set_new(o, "storage", json_string("a smaller dense model (new shapes in config.json): real bytes and "
+                                                  "time saved"));
     return o;
 }
 
@@ -457,6 +608,18 @@ static sqz_status write_manifest(const sqz_compressed *cc, const char *out_dir, 
     json_object_set_new(m, "compute", json_string("GPTQ-layout weights are unpacked to dense F32 at load (no native "
                                                   "int-group kernel yet)"));
     json_object_set_new(m, "notes", json_string(cc->notes));
+    json_object_set_new(m, "structured", structured_json(&cc->structured));
+    bool sparse = any_sparse(cc), pruned = false;
+    for (int64_t i = 0; i < cc->n_lin; i++)
+        pruned |= cc->store[i].prune != NULL;
+    if (pruned)
+        json_object_set_new(m, "sparsity",
+                            json_string(sparse ? "hf/ holds pruned linears in sqz's compressed layouts "
+                                                 "(sparsity_config in config.json): the HF checkpoint needs sqz to "
+                                                 "load; model.gguf holds them dense with zeros (sparsity simulated "
+                                                 "there)"
+                                               : "pruned linears are dense with zeros in every file: sparsity "
+                                                 "simulated (no bytes or time saved)"));
     double bits = 0, n = 0;
     json_t *layers = json_array();
     for (int64_t i = 0; i < cc->n_lin; i++) {

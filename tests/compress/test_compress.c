@@ -196,8 +196,6 @@ static void test_errors(void) {
     CHECK_ERR(sqz_compress(AIDREAMS, &o, &cc), SQZ_ERR_IO, "/nonexistent/calib.txt");
     o.calib_path = CORPUS, o.calib_n = 100000, o.calib_len = 128;
     CHECK_ERR(sqz_compress(AIDREAMS, &o, &cc), SQZ_ERR_ARG, "too small");
-    o.recipe = "wanda:sparsity=0.5";
-    CHECK_ERR(sqz_compress(AIDREAMS, &o, &cc), SQZ_ERR_UNSUPPORTED, "pruning");
     o.recipe = "rtn:bits=8 + q8_0";
     CHECK_ERR(sqz_compress(AIDREAMS, &o, &cc), SQZ_ERR_ARG, "two steps");
     CHECK_ERR(sqz_compress("/nonexistent/model.gguf", &o, &cc), SQZ_ERR_IO, "no such model");
@@ -209,10 +207,281 @@ static void test_errors(void) {
     sqz_compressed_free(cc);
 }
 
+// ---- pruning and low rank (issue #7) ----------------------------------------------------------------
+
+// Fraction of exact zeros in linear (l, r) of m.
+static double zeros_of(sqz_model *m, int64_t l, sqz_lin_role r) {
+    sqz_linear_info li;
+    if (sqz_model_linear_info(m, l, r, &li) != SQZ_OK)
+        return -1;
+    size_t n = (size_t)(li.n_out * li.n_in), z = 0;
+    float *w = malloc(n * 4);
+    sqz_model_linear_get(m, l, r, w);
+    for (size_t i = 0; i < n; i++)
+        z += w[i] == 0.0f;
+    free(w);
+    return (double)z / (double)n;
+}
+
+static void test_prune_roundtrips(void) {
+    struct stat sb;
+    if (stat(GQA_HF, &sb) != 0) {
+        printf("skip: %s not built (scripts/setup.sh)\n", GQA_HF);
+        return;
+    }
+    // F16 values: 2:4 runs through the sparse kernel after loading (max |dlogit| ~1e-6, sum order).
+    roundtrip(GQA_HF, "magnitude:sparsity=0.5", true, 1e-4);
+    roundtrip(GQA_HF, "magnitude:sparsity=0.75,scope=global", true, 1e-4);
+    roundtrip(GQA_HF, "magnitude:pattern=4:8", true, 1e-4);
+    roundtrip(GQA_HF, "wanda:sparsity=0.5", true, 1e-4);
+    roundtrip(GQA_HF, "wanda:pattern=2:4", true, 1e-4);
+    roundtrip(GQA_HF, "sparsegpt:sparsity=0.6", true, 1e-4);
+    roundtrip(GQA_HF, "sparsegpt:pattern=2:4,bits=4,group=32", true, 1e-2); // Q4_1 in GGUF: m rounded
+    roundtrip(GQA_HF, "sparsegpt:pattern=2:4,bits=4,group=0", false, 0);
+    roundtrip(GQA_HF, "lowrank:rank=16", true, 1e-4);
+    roundtrip(GQA_HF, "lowrank:energy=0.9,act=1", true, 1e-4);
+    roundtrip(GQA_HF, "wanda:pattern=2:4 + rtn:bits=8,group=0", true, 1e-4);
+    roundtrip(GQA_HF, "magnitude:pattern=2:4 + gptq:bits=4,group=32", true, 5e-3);
+    roundtrip(GQA_HF, "heads:drop=2", true, 1e-4);
+    roundtrip(GQA_HF, "mlp:channels=0.25", true, 1e-4);
+    roundtrip(GQA_HF, "layers:drop=1", true, 1e-4);
+    roundtrip(GQA_HF, "layers:drop=1 + heads:drop=2 + mlp:channels=0.5 + wanda:pattern=2:4", true, 1e-4);
+    roundtrip(AIDREAMS, "magnitude:pattern=2:4", true, 1e-4); // widths 64/172: 2:4 layout or dense
+    roundtrip(AIDREAMS, "sparsegpt:sparsity=0.5,bits=8", false, 0);
+}
+
+// What the manifest-facing layer records and the HF files say for a 2:4 model; sparsity reached.
+static void test_prune_records(void) {
+    sqz_compress_opts o = {.recipe = "wanda:pattern=2:4 + rtn:bits=8,group=0", .calib_path = CORPUS, .calib_n = 4,
+                           .calib_len = 64, .n_threads = 1};
+    sqz_compressed *cc = NULL;
+    CHECK_OK(sqz_compress(GQA_HF, &o, &cc));
+    if (cc) {
+        int64_t n;
+        const sqz_compress_layer *L = sqz_compressed_layers(cc, &n);
+        for (int64_t i = 0; i < n; i++) {
+            CHECK(L[i].prune && !strcmp(L[i].prune, "wanda") && !strcmp(L[i].method, "rtn"));
+            CHECK_MSG(L[i].sparsity >= 0.5 && L[i].nm_n == 2 && L[i].nm_m == 4, "%s: sparsity %.3f %d:%d",
+                      L[i].name, L[i].sparsity, L[i].nm_n, L[i].nm_m);
+            CHECK(strstr(L[i].storage, "simulated") && !strcmp(L[i].compute, "dense"));
+        }
+        sqz_compressed_free(cc);
+    }
+    o.recipe = "wanda:pattern=2:4";
+    CHECK_OK(sqz_compress(GQA_HF, &o, &cc));
+    if (!cc)
+        return;
+    int64_t n;
+    const sqz_compress_layer *L = sqz_compressed_layers(cc, &n);
+    for (int64_t i = 0; i < n; i++) {
+        CHECK_MSG(L[i].sparsity == 0.5 && L[i].sp_storage == SQZ_SP_STORE_NM && fabs(L[i].bpw - 9.0) < 1e-9,
+                  "%s: %.3f storage %d bpw %.3f", L[i].name, L[i].sparsity, L[i].sp_storage, L[i].bpw);
+        CHECK(strstr(L[i].compute, "2:4") != NULL);
+        CHECK(zeros_of(sqz_compressed_model(cc), L[i].layer, L[i].role) >= 0.5);
+    }
+    char dir[] = "/tmp/sqz-test-prune-XXXXXX", path[300];
+    CHECK(mkdtemp(dir) != NULL);
+    CHECK_OK(sqz_compressed_save(cc, dir, SQZ_SAVE_ALL));
+    snprintf(path, sizeof path, "%s/hf/model.safetensors", dir);
+    sqz_safetensors *st = NULL;
+    CHECK_OK(sqz_safetensors_open(&st, path));
+    if (st) { // 2:4: values [n_out][n_in/2] F16 + metadata [n_out][n_in/8]; no dense weight
+        const sqz_tensor *v = sqz_safetensors_find(st, "model.layers.0.mlp.down_proj.sp_values");
+        const sqz_tensor *mt = sqz_safetensors_find(st, "model.layers.0.mlp.down_proj.sp_meta");
+        CHECK(v && v->type == SQZ_TYPE_F16 && v->shape[0] == 64 && v->shape[1] == 64);
+        CHECK(mt && mt->type == SQZ_TYPE_U8 && mt->shape[0] == 64 && mt->shape[1] == 16);
+        CHECK(!sqz_safetensors_find(st, "model.layers.0.mlp.down_proj.weight"));
+        sqz_safetensors_free(st);
+    }
+    // The loaded linear streams 9/16 of the dense F16 bytes.
+    sqz_model *m = NULL;
+    snprintf(path, sizeof path, "%s/hf", dir);
+    CHECK_OK(sqz_model_load(&m, path, NULL));
+    snprintf(path, sizeof path, "%s/model.gguf", dir);
+    sqz_model *g = NULL;
+    CHECK_OK(sqz_model_load(&g, path, NULL));
+    if (m && g) {
+        printf("2:4 weight bytes: hf (sparse) %zu, gguf (dense F16) %zu\n", sqz_model_weight_bytes(m),
+               sqz_model_weight_bytes(g));
+        CHECK(sqz_model_weight_bytes(m) < sqz_model_weight_bytes(g));
+    }
+    sqz_model_free(m), sqz_model_free(g);
+    snprintf(path, sizeof path, "rm -rf '%s'", dir);
+    CHECK(system(path) == 0);
+    sqz_compressed_free(cc);
+}
+
+// scope=global in bounded memory equals sqz_prune_magnitude_global over all linears at once.
+static void test_global_magnitude(void) {
+    sqz_model *src = NULL;
+    CHECK_OK(sqz_model_load(&src, AIDREAMS, NULL));
+    sqz_compress_opts o = {.recipe = "magnitude:sparsity=0.6,scope=global", .n_threads = 1};
+    sqz_compressed *cc = NULL;
+    CHECK_OK(sqz_compress(AIDREAMS, &o, &cc));
+    if (!src || !cc) {
+        sqz_model_free(src), sqz_compressed_free(cc);
+        return;
+    }
+    int64_t nl = sqz_model_get_config(src)->n_layer, k = 0, n = nl * SQZ_LIN_COUNT;
+    float **ws = calloc((size_t)n, sizeof *ws);
+    int64_t *no = calloc((size_t)n, 8), *ni = calloc((size_t)n, 8);
+    for (int64_t l = 0; l < nl; l++)
+        for (int r = 0; r < SQZ_LIN_COUNT; r++, k++) {
+            sqz_linear_info li;
+            sqz_model_linear_info(src, l, (sqz_lin_role)r, &li);
+            no[k] = li.n_out, ni[k] = li.n_in;
+            ws[k] = malloc((size_t)(li.n_out * li.n_in) * 4);
+            sqz_model_linear_get(src, l, (sqz_lin_role)r, ws[k]);
+        }
+    CHECK_OK(sqz_prune_magnitude_global(ws, no, ni, (int)n, 0.6, NULL));
+    int64_t diff = 0, zeros = 0, total = 0;
+    for (k = 0; k < n; k++) {
+        size_t m = (size_t)(no[k] * ni[k]);
+        float *got = malloc(m * 4);
+        sqz_model_linear_get(sqz_compressed_model(cc), k / SQZ_LIN_COUNT, (sqz_lin_role)(k % SQZ_LIN_COUNT), got);
+        for (size_t i = 0; i < m; i++)
+            diff += (got[i] == 0.0f) != (ws[k][i] == 0.0f), zeros += got[i] == 0.0f;
+        total += (int64_t)m;
+        free(got), free(ws[k]);
+    }
+    printf("magnitude scope=global: %lld of %lld zero (%.4f), %lld differ from sqz_prune_magnitude_global\n",
+           (long long)zeros, (long long)total, (double)zeros / (double)total, (long long)diff);
+    CHECK(diff == 0 && zeros == (int64_t)(0.6 * (double)total));
+    free(ws), free(no), free(ni);
+    sqz_model_free(src);
+    sqz_compressed_free(cc);
+}
+
+// Structured output: new shapes; the HF directory converts to a GGUF (sqz_convert) with the same logits.
+static void test_structured_convert(void) {
+    struct stat sb;
+    if (stat(GQA_HF, &sb) != 0)
+        return;
+    sqz_compress_opts o = {.recipe = "layers:drop=1 + heads:drop=2 + mlp:channels=0.25", .calib_path = CORPUS,
+                           .calib_n = 4, .calib_len = 64, .n_threads = 1};
+    sqz_compressed *cc = NULL;
+    CHECK_OK(sqz_compress(GQA_HF, &o, &cc));
+    if (!cc)
+        return;
+    const sqz_model_config *c = sqz_model_get_config(sqz_compressed_model(cc));
+    const sqz_compress_structured *s = sqz_compressed_structured(cc);
+    CHECK(s->applied && c->n_layer == 1 && c->n_head == 2 && c->n_head_kv == 1 && c->n_ff == 96);
+    CHECK(s->n_dropped == 1 && s->block_influence && s->n_layer_before == 2 && s->n_ff_after == 96);
+    printf("structured: layers %lld→%lld (dropped %lld, BI %.4f / %.4f), heads %lld→%lld, ff %lld→%lld\n",
+           (long long)s->n_layer_before, (long long)s->n_layer_after, (long long)s->dropped_layers[0],
+           s->block_influence[0], s->block_influence[1], (long long)s->n_head_before, (long long)s->n_head_after,
+           (long long)s->n_ff_before, (long long)s->n_ff_after);
+    float *ref = logits_of(sqz_compressed_model(cc));
+    char dir[] = "/tmp/sqz-test-struct-XXXXXX", path[300], gg[300];
+    CHECK(mkdtemp(dir) != NULL);
+    CHECK_OK(sqz_compressed_save(cc, dir, SQZ_SAVE_HF));
+    snprintf(path, sizeof path, "%s/hf", dir);
+    snprintf(gg, sizeof gg, "%s/converted.gguf", dir);
+    CHECK_OK(sqz_convert(path, gg, SQZ_TYPE_COUNT));
+    sqz_model *m = NULL;
+    CHECK_OK(sqz_model_load(&m, gg, NULL));
+    float *got = m ? logits_of(m) : NULL;
+    double d = got && ref ? max_diff(got, ref, (size_t)(N_IDS * c->n_vocab)) : 1e9;
+    printf("structured → hf → sqz convert → gguf: max |dlogit| %.2g\n", d);
+    CHECK(d < 1e-4);
+    free(got), free(ref);
+    sqz_model_free(m);
+    snprintf(path, sizeof path, "rm -rf '%s'", dir);
+    CHECK(system(path) == 0);
+    sqz_compressed_free(cc);
+}
+
+// Rewrite hf/model.safetensors with tensor `name`'s first 2 bytes set to `v` (a corrupt checkpoint).
+static void corrupt_tensor(const char *hf, const char *name, uint16_t v) {
+    char path[400];
+    snprintf(path, sizeof path, "%s/model.safetensors", hf);
+    sqz_safetensors *st = NULL;
+    CHECK_OK(sqz_safetensors_open(&st, path));
+    if (!st)
+        return;
+    int64_t n = sqz_safetensors_n_tensors(st);
+    sqz_tensor *ts = malloc((size_t)n * sizeof *ts);
+    void *copy = NULL;
+    for (int64_t i = 0; i < n; i++) {
+        ts[i] = *sqz_safetensors_tensor(st, i);
+        if (!strcmp(ts[i].name, name)) {
+            copy = malloc(ts[i].nbytes);
+            memcpy(copy, ts[i].data, ts[i].nbytes);
+            memcpy(copy, &v, 2);
+            ts[i].data = copy;
+        }
+    }
+    CHECK(copy != NULL);
+    static const char *const meta[] = {"format", "pt"};
+    CHECK_OK(sqz_safetensors_write(path, ts, n, meta, 1));
+    free(copy), free(ts);
+    sqz_safetensors_free(st);
+}
+
+// A damaged sparse checkpoint is rejected with the tensor named, never read out of bounds.
+static void test_sparse_load_errors(void) {
+    struct stat sb;
+    if (stat(GQA_HF, &sb) != 0)
+        return;
+    static const struct {
+        const char *recipe, *tensor, *needle;
+        uint16_t v;
+    } cases[] = {
+        {"magnitude:sparsity=0.8", "model.layers.0.mlp.down_proj.csr_col", "csr_col': column 65535 out of range", 0xffff},
+        {"magnitude:sparsity=0.8", "model.layers.1.mlp.up_proj.csr_row_ptr", "csr_row_ptr': bad row pointer", 7},
+        {"magnitude:pattern=4:8", "model.layers.0.self_attn.q_proj.sp_meta", "4:8 needs 4", 0x0707},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        sqz_compress_opts o = {.recipe = cases[i].recipe, .n_threads = 1};
+        sqz_compressed *cc = NULL;
+        CHECK_OK(sqz_compress(GQA_HF, &o, &cc));
+        char dir[] = "/tmp/sqz-test-spbad-XXXXXX", hf[300], cmd[300];
+        CHECK(mkdtemp(dir) != NULL);
+        CHECK_OK(sqz_compressed_save(cc, dir, SQZ_SAVE_HF));
+        snprintf(hf, sizeof hf, "%s/hf", dir);
+        corrupt_tensor(hf, cases[i].tensor, cases[i].v);
+        sqz_model *m = NULL;
+        CHECK_ERR(sqz_model_load(&m, hf, NULL), SQZ_ERR_FORMAT, cases[i].needle);
+        sqz_model_free(m);
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        CHECK(system(cmd) == 0);
+        sqz_compressed_free(cc);
+    }
+}
+
+static void prune_err(const char *model, const char *recipe, const char *calib, sqz_status code, const char *needle) {
+    sqz_compress_opts o = {.recipe = recipe, .calib_path = calib, .calib_n = 4, .calib_len = 32, .n_threads = 1};
+    sqz_compressed *cc = NULL;
+    CHECK_ERR(sqz_compress(model, &o, &cc), code, needle);
+    CHECK(cc == NULL);
+}
+
+static void test_prune_errors(void) {
+    prune_err(AIDREAMS, "wanda:sparsity=0.5", NULL, SQZ_ERR_ARG, "needs calibration data");
+    prune_err(AIDREAMS, "rtn:bits=8 + wanda", CORPUS, SQZ_ERR_ARG, "must come before the quantization step");
+    prune_err(AIDREAMS, "wanda + awq:bits=4,group=0", CORPUS, SQZ_ERR_UNSUPPORTED, "awq after 'wanda'");
+    prune_err(AIDREAMS, "magnitude + wanda", CORPUS, SQZ_ERR_ARG, "pruned by two steps");
+    prune_err(AIDREAMS, "sparsegpt:bits=4 + rtn:bits=8", CORPUS, SQZ_ERR_ARG, "already quantizes");
+    prune_err(AIDREAMS, "magnitude:pattern=8:16", CORPUS, SQZ_ERR_ARG, "172"); // 172 % 16 != 0
+    prune_err(AIDREAMS, "lowrank:rank=100", CORPUS, SQZ_ERR_ARG, "rank");
+    prune_err(AIDREAMS, "magnitude:scope=global + magnitude:scope=global", CORPUS, SQZ_ERR_ARG, "at most one");
+    prune_err(AIDREAMS, "heads:drop=8", CORPUS, SQZ_ERR_ARG, "would remove all");
+    prune_err(AIDREAMS, "layers:drop=9", CORPUS, SQZ_ERR_ARG, "would remove all");
+    prune_err(AIDREAMS, "mlp:channels=0.001", CORPUS, SQZ_ERR_ARG, "removes 0");
+    prune_err(AIDREAMS, "heads + heads:drop=2", CORPUS, SQZ_ERR_ARG, "given twice");
+    prune_err(GQA_HF, "heads:drop=1", CORPUS, SQZ_ERR_ARG, "multiple of the GQA group size 2");
+}
+
 int main(void) {
     test_block_forward();
     test_calib();
     test_errors();
+    test_prune_errors();
+    test_global_magnitude();
+    test_prune_records();
+    test_structured_convert();
+    test_sparse_load_errors();
+    test_prune_roundtrips();
     test_roundtrips();
     return test_summary();
 }

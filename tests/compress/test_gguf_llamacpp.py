@@ -26,24 +26,13 @@ CASES = [  # recipe, expected type of the linear weights in the GGUF
     ("rtn:bits=8,group=0", "Q8_0"),
 ]
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from pyharness import check, skip, summary  # noqa: E402
 if not os.path.isdir(MODEL):
-    print(f"skip: {MODEL} not built (scripts/setup.sh)")
-    print("0 passed, 0 failed")
-    sys.exit(0)
+    skip(f"{MODEL} not built (scripts/setup.sh)")
 
 import llama_cpp  # noqa: E402
 from gguf import GGUFReader  # noqa: E402
-
-passed = failed = 0
-
-
-def check(cond, msg):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", msg, file=sys.stderr)
 
 
 for recipe, want in CASES:
@@ -74,5 +63,4 @@ for recipe, want in CASES:
         check(diff <= LOGIT_TOL, f"{recipe}: max |dlogit| {diff:.3g} > {LOGIT_TOL}")
         del llm
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(summary())
