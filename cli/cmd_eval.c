@@ -12,7 +12,9 @@ static const char *usage_text =
     "  --limit N            items per task (perplexity/divergence: chunks); 0 = all\n"
     "  --seed S             the subset and sampling seed (default 0)\n"
     "  --n-samples K --temp T   K samples per item at temperature T (default 1, greedy)\n"
+    "  --top-p P --top-k K  sampling with --temp: nucleus (default 0.95) and top-k (default 0 = all)\n"
     "  --max-tokens N       new tokens per item (default: the task's)\n"
+    "  --timeout S          sandbox seconds per program run (default: the language's, 10; C++/Java 30)\n"
     "  -c, --ctx N          context size (default min(training context, 2048)); perplexity chunk size\n"
     "  -t, --threads N      engine threads (default: physical cores)\n"
     "  --workers N          sandbox workers (default: physical cores)\n"
@@ -109,6 +111,7 @@ int sqz_cmd_eval(int argc, char **argv) {
         INT_OPT("--seed", o.task.seed)
         INT_OPT("--n-samples", o.n_samples)
         INT_OPT("--max-tokens", o.max_tokens)
+        INT_OPT("--top-k", o.top_k)
         INT_OPT("-c", o.n_ctx)
         INT_OPT("--ctx", o.n_ctx)
         INT_OPT("-t", o.n_threads)
@@ -124,13 +127,18 @@ int sqz_cmd_eval(int argc, char **argv) {
         STR_OPT("--mbpp", o.task.mbpp_path)
         STR_OPT("--db", o.db)
         STR_OPT("--out", out_path)
-        else if (!strcmp(a, "--temp") || !strcmp(a, "--price-per-hour")) {
+        else if (!strcmp(a, "--temp") || !strcmp(a, "--price-per-hour") || !strcmp(a, "--top-p") ||
+                 !strcmp(a, "--timeout")) {
             if (!cli_parse_double("eval", a, v, &dv))
                 return 2;
             if (dv < 0)
                 return cli_usage_error("eval", "%s must be >= 0", a);
-            if (a[2] == 't')
+            if (!strcmp(a, "--temp"))
                 o.temp = (float)dv;
+            else if (!strcmp(a, "--top-p"))
+                o.top_p = dv;
+            else if (!strcmp(a, "--timeout"))
+                o.task.timeout_s = dv;
             else
                 o.price_per_hour = dv;
             i++;

@@ -31,7 +31,7 @@ $SQZ generate "$MODEL" -p "$CODE"$'\n\n'"def is_prime(n: int) -> bool:" -n 64
 # The whole job: configs/default.yaml names the model, the recipes, the tasks and the limits.
 OUT=build/main-job
 mkdir -p "$OUT"
-step "compress x evaluate: 6 variants x 4 tasks (configs/default.yaml)"
+step "compress x evaluate: 7 variants x 4 tasks (configs/default.yaml)"
 rc=0
 $SQZ sweep configs/default.yaml --report "$OUT/report" \
   --title "SmolLM2-135M-Instruct: baseline = the Q4_1 GGUF (its dequantized weights are every recipe's input)" || rc=$?

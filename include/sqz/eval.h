@@ -83,6 +83,9 @@ typedef struct sqz_task_opts {
     uint64_t seed;         // the subset: a seeded Fisher–Yates shuffle of the items, first `limit`
                            // kept in their original order (seed ignored without a limit)
     int completion_k;      // completion: body lines kept in the prefix (default 2 when 0)
+    double timeout_s;      // exec tasks: sandbox wall-clock limit per program run (compile + tests);
+                           // 0 = the language's default (10 s; C++ and Java 30 s). In the signature
+                           // (metric "timeout_s") when set.
 } sqz_task_opts;
 
 // Load a task's data and build its prompts. SQZ_ERR_ARG for an unknown name (listing the known
@@ -177,7 +180,9 @@ typedef struct sqz_eval_opts {
     size_t n_tasks;
     sqz_task_opts task;       // data_dir, limit, seed, ...
     int n_samples;            // samples per item (default 1)
-    float temp;               // 0 = greedy (default); > 0 samples with top_p 0.95
+    float temp;               // 0 = greedy (default); > 0 samples with top_p (below)
+    double top_p;             // nucleus with temp > 0: 0 = default 0.95; else in (0, 1]
+    int top_k;                // keep the k most likely tokens with temp > 0 (0 = all)
     int max_tokens;           // 0 = each task's default
     int n_threads;            // 0 = physical cores
     int64_t n_ctx;            // 0 = min(model's training context, 2048)

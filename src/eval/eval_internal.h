@@ -22,6 +22,7 @@ struct sqz_task {
     int64_t limit;
     uint64_t seed;
     int completion_k;
+    double timeout_s;      // exec tasks: sandbox limit per run (0 = the language's default)
 };
 
 sqz_codebleu_flavor sqz_task_codebleu_flavor(const sqz_task *t);

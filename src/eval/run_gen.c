@@ -187,6 +187,9 @@ static sqz_status systems_metrics(const sqz_eval_opts *o, sqz_eval_task_result *
     return eval_metric(t, "prompt_tokens", s_prompt, 0, false);
 }
 
+// The nucleus actually used: 1 when greedy, else top_p (0 = the default 0.95).
+static double eval_top_p(const sqz_eval_opts *o) { return o->temp <= 0 ? 1.0 : o->top_p > 0 ? o->top_p : 0.95; }
+
 static sqz_status generate_all(const sqz_eval_opts *o, eval_run *run, const sqz_task *task, sqz_eval_task_result *t,
                                int ns, int *n_truncated) {
     size_t n = sqz_task_count(task);
@@ -197,7 +200,7 @@ static sqz_status generate_all(const sqz_eval_opts *o, eval_run *run, const sqz_
     if (max_new < 1)
         max_new = 1;
     sqz_sampler_params sp = sqz_sampler_default_params();
-    sp.temp = o->temp, sp.top_k = 0, sp.top_p = o->temp > 0 ? 0.95f : 1.0f, sp.min_p = 0;
+    sp.temp = o->temp, sp.top_k = o->temp > 0 ? o->top_k : 0, sp.top_p = (float)eval_top_p(o), sp.min_p = 0;
     for (size_t i = 0; i < n; i++) {
         const sqz_task_item *it = sqz_task_item_at(task, i);
         int32_t *ids = NULL;
@@ -233,6 +236,8 @@ sqz_status eval_generate(const sqz_eval_opts *o, eval_run *run, const sqz_task *
     int ns = o->n_samples > 0 ? o->n_samples : 1;
     size_t n = sqz_task_count(task), total = n * (size_t)ns;
     SQZ_FAIL_IF(ns > 1 && o->temp <= 0, SQZ_ERR_ARG, "%d samples per item need a temperature > 0", ns);
+    SQZ_FAIL_IF(!(o->top_p >= 0 && o->top_p <= 1) || o->top_k < 0, SQZ_ERR_ARG,
+                "top_p %g (want 0..1, 0 = default) / top_k %d (want >= 0)", o->top_p, o->top_k);
     t->samples = calloc(total ? total : 1, sizeof *t->samples);
     SQZ_FAIL_IF(!t->samples, SQZ_ERR_NOMEM, "out of memory");
     t->n_samples = total;
@@ -265,7 +270,9 @@ sqz_status eval_sampling_json(const sqz_eval_opts *o, sqz_eval_kind kind, int ta
         json_object_set_new(j, "mode", json_string("teacher-forced"));
     } else {
         json_object_set_new(j, "temperature", json_real(o->temp));
-        json_object_set_new(j, "top_p", json_real(o->temp > 0 ? 0.95 : 1.0));
+        json_object_set_new(j, "top_p", json_real(eval_top_p(o)));
+        if (o->temp > 0 && o->top_k > 0) // absent when off, so older signatures stay valid
+            json_object_set_new(j, "top_k", json_integer(o->top_k));
         json_object_set_new(j, "n", json_integer(o->n_samples > 0 ? o->n_samples : 1));
         json_object_set_new(j, "max_tokens", json_integer(o->max_tokens > 0 ? o->max_tokens : task_max_tokens));
         json_object_set_new(j, "prompt_truncation", json_string("left, keep BOS; max_tokens <= n_ctx/2"));

@@ -48,10 +48,11 @@ static sqz_status run_exec(const sqz_task *t, const char *const *gens, int ns, i
     sqz_sandbox_file *files = calloc(n ? n : 1, sizeof *files);
     sqz_sandbox_result *res = calloc(n ? n : 1, sizeof *res);
     sqz_status st = jobs && cj && progs && files && res ? SQZ_OK : sqz_error(SQZ_ERR_NOMEM, "scores: out of memory");
+    const sqz_sandbox_limits lim = {.timeout_s = t->timeout_s}; // 0 fields: the language's defaults
     for (size_t j = 0; j < n && st == SQZ_OK; j++) {
         size_t i = j / (size_t)ns;
         if (t->code) {
-            st = sqz_code_job_make(t->code, t->code_index[i], gens[j], NULL, &cj[j]);
+            st = sqz_code_job_make(t->code, t->code_index[i], gens[j], &lim, &cj[j]);
             jobs[j] = cj[j].job;
         } else { // MBPP: the generated code, then the setup code and asserts
             if (asprintf(&progs[j], "%s\n%s", gens[j], t->item_tests[i]) < 0) {
@@ -60,7 +61,7 @@ static sqz_status run_exec(const sqz_task *t, const char *const *gens, int ns, i
                 break;
             }
             files[j] = (sqz_sandbox_file){"main.py", progs[j], strlen(progs[j])};
-            jobs[j] = (sqz_sandbox_job){.argv = k_py_argv, .files = &files[j], .n_files = 1};
+            jobs[j] = (sqz_sandbox_job){.argv = k_py_argv, .files = &files[j], .n_files = 1, .limits = lim};
         }
     }
     if (st == SQZ_OK && n)

@@ -166,13 +166,20 @@ static sqz_status check_recipes(const sweep *s) {
     return SQZ_OK;
 }
 
+// The task settings of a plan's task: what its signature and its evaluation both use.
+static sqz_task_opts task_opts(const sweep *s, const sqz_sweep_task *t) {
+    return (sqz_task_opts){.data_dir = s->data_dir, .limit = t->limit, .seed = s->plan->seed, .timeout_s = t->timeout_s};
+}
+
 static sqz_status open_tasks(sweep *s) {
     const sqz_sweep_plan *p = s->plan;
     s->tasks = calloc((size_t)p->n_tasks, sizeof *s->tasks);
     SQZ_FAIL_IF(!s->tasks, SQZ_ERR_NOMEM, "out of memory");
-    sqz_task_opts to = {.data_dir = s->data_dir, .limit = p->limit, .seed = p->seed};
-    for (int i = 0; i < p->n_tasks; i++)
-        SQZ_TRY_CTX(sqz_task_open(&s->tasks[i], p->tasks[i], &to), "%s: task %s: ", p->config_path, p->tasks[i]);
+    for (int i = 0; i < p->n_tasks; i++) {
+        sqz_task_opts to = task_opts(s, &p->tasks[i]);
+        SQZ_TRY_CTX(sqz_task_open(&s->tasks[i], p->tasks[i].name, &to), "%s: task %s: ", p->config_path,
+                    p->tasks[i].name);
+    }
     return SQZ_OK;
 }
 
@@ -244,8 +251,6 @@ static sqz_status plan_open(sweep *s, const char *config) {
     SQZ_TRY(check_out_dir(s->out_dir));
     SQZ_TRY(check_recipes(s));
     SQZ_TRY(open_tasks(s));
-    s->sampling_json = sqz_sweep_sampling_json(p);
-    SQZ_FAIL_IF(!s->sampling_json, SQZ_ERR_NOMEM, "out of memory");
     snprintf(s->sum->db_path, sizeof s->sum->db_path, "%s", s->db_path);
     snprintf(s->sum->out_dir, sizeof s->sum->out_dir, "%s", s->out_dir);
     return SQZ_OK;
@@ -255,7 +260,6 @@ static void sweep_clear(sweep *s) {
     for (int i = 0; s->tasks && i < s->plan->n_tasks; i++)
         sqz_task_free(s->tasks[i]);
     free(s->tasks);
-    free(s->sampling_json);
     sqz_store_free(s->db);
     sqz_sweep_plan_free(s->plan);
 }
@@ -348,11 +352,13 @@ static sqz_status cell_store(sweep *s, int64_t run_id, const sqz_eval_task_resul
 
 static sqz_status cell_eval(sweep *s, const sweep_model *m, const sweep_variant *v, int ti, int64_t run_id) {
     const sqz_sweep_plan *p = s->plan;
-    const char *tasks[] = {p->tasks[ti]};
+    const sqz_sweep_task *pt = &p->tasks[ti];
+    const char *tasks[] = {pt->name};
     bool div = sqz_task_get_kind(s->tasks[ti]) == SQZ_EVAL_DIVERGENCE;
-    sqz_eval_opts eo = {.model = v->path, .tasks = tasks, .n_tasks = 1,
-                        .task = {.data_dir = s->data_dir, .limit = p->limit, .seed = p->seed},
-                        .n_samples = (int)p->n_samples, .temp = (float)p->temperature, .max_tokens = (int)p->max_tokens,
+    // Every setting in the cell's signature (run_cell) is passed on here.
+    sqz_eval_opts eo = {.model = v->path, .tasks = tasks, .n_tasks = 1, .task = task_opts(s, pt),
+                        .n_samples = (int)p->n_samples, .temp = (float)p->temperature, .top_p = p->top_p,
+                        .top_k = (int)p->top_k, .max_tokens = (int)pt->max_tokens,
                         .n_threads = s->o->n_threads, .price_per_hour = p->price_per_hour,
                         .kl_base = div ? m->kl_path : NULL, .kl_top_k = s->o->kl_top_k, .progress = on_item, .user = s};
     sqz_eval_result res;
@@ -374,27 +380,31 @@ static void note_failure(sweep *s, const char *what) {
 // One cell: signature → begin (skip when done) → evaluate → store. Errors inside the cell are
 // recorded as a failed cell; only store errors stop the sweep.
 static sqz_status run_cell(sweep *s, sweep_model *m, const sweep_variant *v, int ti) {
-    const sqz_sweep_plan *p = s->plan;
+    const sqz_sweep_task *pt = &s->plan->tasks[ti];
     const sqz_task *task = s->tasks[ti];
     char what[512];
-    snprintf(what, sizeof what, "%s / %s / %s", m->m->name, v->r->name, p->tasks[ti]);
-    s->prog.task = p->tasks[ti], s->prog.items_done = s->prog.items_total = 0;
+    snprintf(what, sizeof what, "%s / %s / %s", m->m->name, v->r->name, pt->name);
+    s->prog.task = pt->name, s->prog.items_done = s->prog.items_total = 0;
     double t0 = sqz_time_now();
-    if (sqz_task_get_kind(task) == SQZ_EVAL_DIVERGENCE && sweep_kl_baseline(s, m) != SQZ_OK) {
+    if (sqz_task_get_kind(task) == SQZ_EVAL_DIVERGENCE && sweep_kl_baseline(s, m, pt->limit) != SQZ_OK) {
         note_failure(s, what);
         return SQZ_OK;
     }
-    char *metric = cell_metric_json(task, m), *sig_json = NULL, hash[65];
-    SQZ_FAIL_IF(!metric, SQZ_ERR_NOMEM, "out of memory");
+    // The signature: the task's metric settings (stops, sandbox timeout, ...), its sampling
+    // settings, limit and seed — everything cell_eval passes to the evaluation.
+    char *metric = cell_metric_json(task, m), *sampling = intrinsic(task) ? strdup("{}") : sqz_sweep_sampling_json(s->plan, pt);
+    char *sig_json = NULL, hash[65];
+    sqz_status st = metric && sampling ? SQZ_OK : sqz_error(SQZ_ERR_NOMEM, "out of memory");
     sqz_signature sig = {.model_sha256 = m->sha256, .variant_sha256 = v->sha256, .recipe = v->r->canonical,
-                         .task = p->tasks[ti], .metric_json = metric,
-                         .sampling_json = intrinsic(task) ? "{}" : s->sampling_json, .limit = p->limit, .seed = p->seed};
+                         .task = pt->name, .metric_json = metric, .sampling_json = sampling, .limit = pt->limit,
+                         .seed = s->plan->seed};
     int64_t run_id = 0;
     sqz_cell_state state = SQZ_CELL_NEW;
-    sqz_status st = sqz_signature_json(&sig, &sig_json, hash);
+    if (st == SQZ_OK)
+        st = sqz_signature_json(&sig, &sig_json, hash);
     if (st == SQZ_OK)
         st = sqz_store_cell_begin(s->db, v->id, &sig, &run_id, &state);
-    free(metric), free(sig_json);
+    free(metric), free(sampling), free(sig_json);
     SQZ_TRY(st);
     if (state == SQZ_CELL_DONE || state == SQZ_CELL_BUSY) {
         state == SQZ_CELL_DONE ? s->sum->cells_skipped++ : s->sum->cells_busy++;

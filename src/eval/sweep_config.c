@@ -27,6 +27,7 @@ typedef struct cfg {
     const char *name, *base;
     const char *const *tasks;
     yaml_document_t doc;
+    yaml_node_t *sampling; // the `sampling` map, for errors that involve two of its keys
     sqz_sweep_plan *p;
 } cfg;
 
@@ -125,16 +126,29 @@ static sqz_status each_field(cfg *c, yaml_node_t *map, const char *what, const c
 }
 
 // ---- limits and sampling ---------------------------------------------------------------------------
+// The ranges of the limits, shared by the `limits` map and a task entry's overrides.
+static sqz_status get_items(cfg *c, yaml_node_t *v, const char *field, int64_t *out) {
+    return get_int(c, v, field, 0, INT32_MAX, out);
+}
+static sqz_status get_max_tokens(cfg *c, yaml_node_t *v, const char *field, int64_t *out) {
+    return get_int(c, v, field, 1, 1 << 20, out);
+}
+static sqz_status get_timeout(cfg *c, yaml_node_t *v, const char *field, double *out) {
+    return get_num(c, v, field, 0.001, 86400, out);
+}
+
 static sqz_status limits_field(cfg *c, const char *key, yaml_node_t *v, void *ctx) {
+    (void)ctx;
     sqz_sweep_plan *p = c->p;
     if (!strcmp(key, "items"))
-        return get_int(c, v, "limits.items", 0, INT32_MAX, &p->limit);
+        return get_items(c, v, "limits.items", &p->limit);
     if (!strcmp(key, "max_tokens"))
-        return get_int(c, v, "limits.max_tokens", 1, 1 << 20, &p->max_tokens);
-    return get_num(c, v, "limits.timeout_s", 0.001, 86400, &p->timeout_s);
+        return get_max_tokens(c, v, "limits.max_tokens", &p->max_tokens);
+    return get_timeout(c, v, "limits.timeout_s", &p->timeout_s);
 }
 
 static sqz_status sampling_field(cfg *c, const char *key, yaml_node_t *v, void *ctx) {
+    (void)ctx;
     sqz_sweep_plan *p = c->p;
     if (!strcmp(key, "temperature"))
         return get_num(c, v, "sampling.temperature", 0, 100, &p->temperature);
@@ -277,6 +291,54 @@ static sqz_status unknown_task(cfg *c, yaml_node_t *n, int i, const char *t) {
     return at(c, n, SQZ_ERR_ARG, "tasks[%d]: unknown task '%s' (known: %s)", i, t, known);
 }
 
+// A task entry: a name, or {name, limit, max_tokens, timeout_s}. Limits not given stay unset
+// (-1) until the plan's `limits` are known (plan_finish).
+typedef struct task_entry {
+    int i;
+    const char *name;
+    yaml_node_t *name_node;
+    sqz_sweep_task *t;
+} task_entry;
+
+static sqz_status task_field(cfg *c, const char *key, yaml_node_t *v, void *ctx) {
+    task_entry *e = ctx;
+    char field[64];
+    snprintf(field, sizeof field, "tasks[%d].%s", e->i, key);
+    if (!strcmp(key, "name")) {
+        e->name_node = v;
+        return get_str(c, v, field, &e->name);
+    }
+    if (!strcmp(key, "limit"))
+        return get_items(c, v, field, &e->t->limit);
+    if (!strcmp(key, "max_tokens"))
+        return get_max_tokens(c, v, field, &e->t->max_tokens);
+    return get_timeout(c, v, field, &e->t->timeout_s);
+}
+
+static sqz_status parse_task(cfg *c, yaml_node_t *it, int i, sqz_sweep_task *t) {
+    static const char *const keys[] = {"name", "limit", "max_tokens", "timeout_s", NULL};
+    char what[32];
+    snprintf(what, sizeof what, "tasks[%d]", i);
+    *t = (sqz_sweep_task){.limit = -1, .max_tokens = -1, .timeout_s = -1};
+    task_entry e = {.i = i, .name_node = it, .t = t};
+    if (it->type == YAML_MAPPING_NODE) {
+        SQZ_TRY(each_field(c, it, what, keys, task_field, &e));
+        if (!e.name)
+            return at(c, it, SQZ_ERR_ARG, "%s: missing 'name'", what);
+    } else {
+        SQZ_TRY(get_str(c, it, what, &e.name));
+    }
+    int known = 0;
+    for (int k = 0; c->tasks[k] && !known; k++)
+        known = !strcmp(c->tasks[k], e.name);
+    if (!known)
+        return unknown_task(c, e.name_node, i, e.name);
+    for (int j = 0; j < i; j++)
+        if (!strcmp(c->p->tasks[j].name, e.name))
+            return at(c, it, SQZ_ERR_ARG, "tasks[%d]: '%s' is already tasks[%d]", i, e.name, j);
+    return set_dup(&t->name, e.name);
+}
+
 static sqz_status parse_tasks(cfg *c, yaml_node_t *n) {
     SQZ_TRY(check_list(c, n, "tasks"));
     sqz_sweep_plan *p = c->p;
@@ -284,20 +346,8 @@ static sqz_status parse_tasks(cfg *c, yaml_node_t *n) {
     p->tasks = calloc((size_t)len, sizeof *p->tasks);
     SQZ_FAIL_IF(!p->tasks, SQZ_ERR_NOMEM, "out of memory");
     for (int i = 0; i < len; i++) {
-        yaml_node_t *it = node(c, n->data.sequence.items.start[i]);
-        char what[32];
-        snprintf(what, sizeof what, "tasks[%d]", i);
-        const char *t;
-        SQZ_TRY(get_str(c, it, what, &t));
-        int known = 0;
-        for (int k = 0; c->tasks[k] && !known; k++)
-            known = !strcmp(c->tasks[k], t);
-        if (!known)
-            return unknown_task(c, it, i, t);
-        for (int j = 0; j < i; j++)
-            if (!strcmp(p->tasks[j], t))
-                return at(c, it, SQZ_ERR_ARG, "tasks[%d]: '%s' is already tasks[%d]", i, t, j);
-        SQZ_TRY(set_dup(&p->tasks[p->n_tasks++], t));
+        SQZ_TRY(parse_task(c, node(c, n->data.sequence.items.start[i]), i, &p->tasks[i]));
+        p->n_tasks++;
     }
     return SQZ_OK;
 }
@@ -346,13 +396,33 @@ static sqz_status top_field(cfg *c, const char *key, yaml_node_t *v, void *ctx) 
         return get_num(c, v, "price_per_hour", 0, 1e9, &p->price_per_hour);
     if (!strcmp(key, "limits"))
         return each_field(c, v, "limits", (const char *[]){"items", "max_tokens", "timeout_s", NULL}, limits_field, NULL);
-    if (!strcmp(key, "sampling"))
+    if (!strcmp(key, "sampling")) {
+        c->sampling = v;
         return each_field(c, v, "sampling", (const char *[]){"temperature", "top_p", "top_k", "n", NULL}, sampling_field, NULL);
+    }
     if (!strcmp(key, "models"))
         return parse_models(c, v);
     if (!strcmp(key, "recipes"))
         return parse_recipes(c, v);
     return parse_tasks(c, v);
+}
+
+// Settings that depend on each other, once every key is read: the tasks' limits default to the
+// plan's; top_p defaults to 0.95 with a temperature (as `sqz eval`), else 1; n > 1 needs sampling.
+static sqz_status plan_finish(cfg *c) {
+    sqz_sweep_plan *p = c->p;
+    for (int i = 0; i < p->n_tasks; i++) {
+        sqz_sweep_task *t = &p->tasks[i];
+        t->limit = t->limit < 0 ? p->limit : t->limit;
+        t->max_tokens = t->max_tokens < 0 ? p->max_tokens : t->max_tokens;
+        t->timeout_s = t->timeout_s < 0 ? p->timeout_s : t->timeout_s;
+    }
+    if (p->top_p == 0)
+        p->top_p = p->temperature > 0 ? 0.95 : 1.0;
+    if (p->n_samples > 1 && p->temperature <= 0)
+        return at(c, c->sampling, SQZ_ERR_ARG, "sampling.n: %lld samples per item need sampling.temperature > 0",
+                  (long long)p->n_samples);
+    return SQZ_OK;
 }
 
 static const char *const TOP_KEYS[] = {"db", "seed", "price_per_hour", "data_dir", "limits", "sampling",
@@ -368,7 +438,7 @@ static sqz_status parse_root(cfg *c) {
                         : !p->n_tasks ? "tasks" : NULL;
     if (missing)
         return at(c, root, SQZ_ERR_ARG, "missing required key '%s'", missing);
-    return SQZ_OK;
+    return plan_finish(c);
 }
 
 static sqz_status load_doc(cfg *c, const char *text, size_t len) {
@@ -393,7 +463,7 @@ sqz_status sqz_sweep_config_parse(const char *text, size_t len, const char *name
     cfg c = {.name = name, .base = base_dir, .tasks = tasks ? tasks : DEFAULT_TASKS};
     c.p = calloc(1, sizeof *c.p);
     SQZ_FAIL_IF(!c.p, SQZ_ERR_NOMEM, "out of memory");
-    *c.p = (sqz_sweep_plan){.max_tokens = 512, .timeout_s = 10, .top_p = 1, .n_samples = 1};
+    *c.p = (sqz_sweep_plan){.max_tokens = 512, .n_samples = 1}; // top_p 0: set by plan_finish
     sqz_status st = set_dup(&c.p->config_path, name);
     int loaded = 0;
     if (st == SQZ_OK && (st = load_doc(&c, text, len)) == SQZ_OK) {
@@ -438,7 +508,7 @@ void sqz_sweep_plan_free(sqz_sweep_plan *p) {
     for (int i = 0; i < p->n_recipes; i++)
         free(p->recipes[i].name), free(p->recipes[i].text), free(p->recipes[i].canonical);
     for (int i = 0; i < p->n_tasks; i++)
-        free(p->tasks[i]);
+        free(p->tasks[i].name);
     free(p->models), free(p->recipes), free(p->tasks);
     free(p->config_path), free(p->db_path), free(p->data_dir);
     free(p);
@@ -448,8 +518,8 @@ size_t sqz_sweep_plan_cells(const sqz_sweep_plan *p) {
     return (size_t)p->n_models * (size_t)p->n_recipes * (size_t)p->n_tasks;
 }
 
-char *sqz_sweep_sampling_json(const sqz_sweep_plan *p) {
-    json_t *o = json_pack("{s:I, s:I, s:f, s:I, s:f}", "max_tokens", (json_int_t)p->max_tokens, "n",
+char *sqz_sweep_sampling_json(const sqz_sweep_plan *p, const sqz_sweep_task *t) {
+    json_t *o = json_pack("{s:I, s:I, s:f, s:I, s:f}", "max_tokens", (json_int_t)t->max_tokens, "n",
                           (json_int_t)p->n_samples, "temperature", p->temperature, "top_k",
                           (json_int_t)p->top_k, "top_p", p->top_p);
     char *s = o ? json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT) : NULL;

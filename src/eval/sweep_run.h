@@ -37,7 +37,6 @@ typedef struct sweep {
     sqz_task **tasks;        // [plan->n_tasks], opened once (signature settings, data checked)
     sqz_store *db;
     char data_dir[SWEEP_PATH], out_dir[SWEEP_PATH], db_path[SWEEP_PATH];
-    char *sampling_json;
     sqz_sweep_summary *sum;
     sqz_sweep_progress prog;
     double t0, work_s;       // start; seconds spent in cells that ran (for the ETA)
@@ -55,8 +54,9 @@ double sweep_file_bpw(const char *path);
 sqz_status sweep_variant_prepare(sweep *s, const sweep_model *m, const sqz_sweep_recipe *r, sweep_variant *v);
 void sweep_variant_clear(sweep_variant *v);
 
-// Make sure m->kl_path holds the model's KL baseline (written once, reused afterwards).
-sqz_status sweep_kl_baseline(sweep *s, sweep_model *m);
+// Make sure m->kl_path holds the model's KL baseline over `limit` chunks (0 = all; the divergence
+// task's limit), written once and reused afterwards.
+sqz_status sweep_kl_baseline(sweep *s, sweep_model *m, int64_t limit);
 
 // Report progress (rate-limited unless force).
 void sweep_progress(sweep *s, bool force);

@@ -264,7 +264,7 @@ static void on_kl_item(void *user, const char *task, size_t done, size_t total) 
     sweep_progress(s, false);
 }
 
-sqz_status sweep_kl_baseline(sweep *s, sweep_model *m) {
+sqz_status sweep_kl_baseline(sweep *s, sweep_model *m, int64_t limit) {
     if (m->kl_path[0])
         return SQZ_OK;
     const sqz_sweep_plan *p = s->plan;
@@ -275,13 +275,13 @@ sqz_status sweep_kl_baseline(sweep *s, sweep_model *m) {
     SQZ_TRY(make_dirs(dir));
     // Everything the file depends on is in its name: the model's content, the chunks, top-k.
     SQZ_FAIL_IF((size_t)snprintf(path, sizeof path, "%s/kl-base-%.16s-chunks%lld-top%d.bin", dir, m->sha256,
-                                 (long long)p->limit, top_k) >= sizeof m->kl_path,
+                                 (long long)limit, top_k) >= sizeof m->kl_path,
                 SQZ_ERR_ARG, "%s: path too long", dir);
     struct stat sb;
     if (stat(path, &sb) != 0) { // written atomically by the runner: present means complete
         const char *tasks[] = {"divergence"};
         sqz_eval_opts eo = {.model = m->m->path, .tasks = tasks, .n_tasks = 1,
-                            .task = {.data_dir = s->data_dir, .limit = p->limit, .seed = p->seed},
+                            .task = {.data_dir = s->data_dir, .limit = limit, .seed = p->seed},
                             .n_threads = s->o->n_threads, .kl_base_out = path, .kl_top_k = top_k,
                             .progress = on_kl_item, .user = s};
         s->prog.phase = "kl-baseline", s->prog.items_done = s->prog.items_total = 0;

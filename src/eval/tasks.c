@@ -382,7 +382,12 @@ sqz_status sqz_task_open(sqz_task **out, const char *name, const sqz_task_opts *
     t->limit = o->limit;
     t->seed = o->seed;
     t->completion_k = o->completion_k > 0 ? o->completion_k : 2;
-    sqz_status st = t->name ? task_setup(t, name, o) : sqz_error(SQZ_ERR_NOMEM, "out of memory");
+    t->timeout_s = o->timeout_s;
+    sqz_status st = t->name ? SQZ_OK : sqz_error(SQZ_ERR_NOMEM, "out of memory");
+    if (st == SQZ_OK && !(o->timeout_s >= 0 && o->timeout_s <= 86400))
+        st = sqz_error(SQZ_ERR_ARG, "timeout %g s: expected 0..86400 (0 = the language's default)", o->timeout_s);
+    if (st == SQZ_OK)
+        st = task_setup(t, name, o);
     if (st == SQZ_OK && t->kind != SQZ_EVAL_PERPLEXITY && t->kind != SQZ_EVAL_DIVERGENCE) {
         st = take_subset(t, o->limit, o->seed);
         if (st == SQZ_OK)
@@ -438,6 +443,8 @@ char *sqz_task_metric_json(const sqz_task *t) {
         json_object_set_new(o, "bleu", json_string("sacrebleu-2.6.0 corpus 13a exp"));
     if (t->kind == SQZ_EVAL_COMPLETION)
         json_object_set_new(o, "prefix_body_lines", json_integer(t->completion_k));
+    if (t->kind == SQZ_EVAL_EXEC && t->timeout_s > 0) // a shorter limit turns slow passes into timeouts
+        json_object_set_new(o, "timeout_s", json_real(t->timeout_s));
     char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);
     return s;

@@ -20,16 +20,8 @@ BASE = "../shared/refs/models/aidreams260K-gguf/aidreams260K.gguf"
 VAR = "../shared/refs/models/aidreams260K-quant/aidreams260K-Q4_0.gguf"
 TEXT = "../shared/refs/perplexity/aidreams260K/dreams_eval.txt"
 CTX = 64
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, file=sys.stderr)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from pyharness import check, summary  # noqa: E402
 
 
 def run(*args):
@@ -169,8 +161,7 @@ def main():
                                  "--kl-base", base, "--json"))["tasks"][0]["metrics"]
             check(abs(own["kld_mean"]) < 1e-9 and abs(own["kld_max"]) < 1e-9, f"k={k}: self KL is 0")
             check(own["same_top"] == 1.0 and abs(own["dp_rms"]) < 1e-9, f"k={k}: self same-top 100 %")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":

@@ -103,6 +103,60 @@ n_runs2=$("$PY" -c "import sqlite3; c=sqlite3.connect('$TMP/r.db'); print(c.exec
 [ "$(jq_ "$TMP/var.json" "d['recipe'], d['source_sha256'] == d['tasks'][0]['signature']['model_sha256'] != d['model_sha256'] == d['tasks'][0]['signature']['variant_sha256'], round(d['bits_per_weight'], 3)")" = "rtn:bits=4,group=0,sym=1 True 4.629" ] && ok || bad "variant identity: $(jq_ "$TMP/var.json" "d['recipe'], d['source_sha256'], d['bits_per_weight']")"
 [ "$("$PY" -c "import sqlite3; c=sqlite3.connect('$TMP/r.db'); print(c.execute(\"select count(*) from models\").fetchone()[0], c.execute(\"select recipe from variants order by id\").fetchall())")" = "1 [('none',), ('rtn:bits=4,group=0,sym=1',)]" ] && ok || bad "variant filed under its source model"
 
+# sqz eval's sampler and sandbox settings: a tiny nucleus at a high temperature is greedy decoding;
+# top_p, top_k and the timeout are in the signature
+"$SQZ" eval $M --tasks humaneval --limit 2 --max-tokens 12 -t 1 --json > "$TMP/g.json" 2> "$TMP/err" || bad "greedy: $(cat "$TMP/err")"
+"$SQZ" eval $M --tasks humaneval --limit 2 --max-tokens 12 -t 1 --temp 1.5 --top-p 0.001 --top-k 40 --timeout 4 --json > "$TMP/p.json" 2> "$TMP/err" || bad "top-p: $(cat "$TMP/err")"
+[ "$(jq_ "$TMP/g.json" "[x['generated'] for x in d['tasks'][0]['samples']]")" = "$(jq_ "$TMP/p.json" "[x['generated'] for x in d['tasks'][0]['samples']]")" ] && ok || bad "--top-p 0.001 = greedy"
+[ "$(jq_ "$TMP/p.json" "d['tasks'][0]['signature']['sampling']['top_p'], d['tasks'][0]['signature']['sampling']['top_k'], d['tasks'][0]['signature']['metric']['timeout_s']")" = "0.001 40 4.0" ] && ok || bad "top_p, top_k, timeout in the eval signature"
+[ "$(jq_ "$TMP/g.json" "'top_k' in d['tasks'][0]['signature']['sampling'], 'timeout_s' in d['tasks'][0]['signature']['metric'], d['tasks'][0]['signature']['sampling']['top_p']")" = "False False 1.0" ] && ok || bad "defaults leave the greedy signature as before"
+"$SQZ" eval $M --tasks humaneval --limit 1 -t 1 --temp 1 --top-p 2 > /dev/null 2> "$TMP/err"; [ $? -eq 1 ] && grep -q "top_p 2" "$TMP/err" && ok || bad "--top-p 2: $(cat "$TMP/err")"
+
+# sqz sweep: per-task limits, and the sampling and sandbox settings reach the evaluation and the
+# cell's signature (a changed top_p or timeout makes a new cell; the unchanged perplexity cell is
+# skipped). sweep_cfg TIMEOUT SAMPLING
+sweep_cfg() { cat > "$TMP/sw.yaml" <<EOF
+db: sw.db
+seed: 3
+data_dir: $PWD/../shared/data/datasets
+limits: {items: 3, max_tokens: 12}
+models: [{path: $PWD/$M, name: aidreams}]
+recipes: [none]
+tasks: [{name: humaneval, limit: 2, timeout_s: $1}, {name: perplexity, limit: 1}]
+sampling: $2
+EOF
+}
+sweep_() { "$SQZ" sweep "$TMP/sw.yaml" -t 1 > "$TMP/sw.out" 2> "$TMP/err" || bad "sweep $1: $(cat "$TMP/err")"; }
+sq() { "$PY" -c "import sqlite3,sys; c=sqlite3.connect('$TMP/sw.db'); print('\n'.join(' '.join(map(str, r)) for r in c.execute(sys.argv[1])))" "$1"; }
+he_sig() { sq "select signature from runs where task='humaneval' order by id desc limit 1"; }
+he_gen() { sq "select generated from samples where run_id = (select max(id) from runs where task = 'humaneval') order by sample_index"; }
+sweep_cfg 5 "{temperature: 0}"
+sweep_ greedy
+[ "$(sq "select task, count(*) from samples s join runs r on r.id = s.run_id group by task order by task")" = "humaneval 2" ] && ok || bad "humaneval limit 2 from its task entry"
+[ "$(sq "select task, json_extract(signature, '\$.limit') from runs order by task")" = "$(printf 'humaneval 2\nperplexity 1')" ] && ok || bad "per-task limits in the signatures"
+[ "$(sq "select m.value from metrics m join runs r on r.id = m.run_id where r.task = 'perplexity' and m.name = 'n_chunks'")" = 1.0 ] && ok || bad "perplexity over 1 chunk"
+[ "$(he_sig | "$PY" -c "import json,sys; s=json.load(sys.stdin); print(s['metric']['timeout_s'], s['sampling']['top_p'], s['sampling']['max_tokens'])")" = "5.0 1.0 12" ] && ok || bad "timeout, top_p, max_tokens in the signature: $(he_sig)"
+greedy=$(he_gen)
+# top_p 0.001 at temperature 1.5 keeps only the most likely token: the greedy text, in a new cell
+sweep_cfg 5 "{temperature: 1.5, top_p: 0.001}"
+sweep_ top_p
+[ "$(sq "select count(*) from runs where task = 'humaneval' and status = 'done'") $(sq "select count(*) from runs where task = 'perplexity'")" = "2 1" ] && ok || bad "top_p: a new humaneval cell, perplexity reused"
+[ "$(he_gen)" = "$greedy" ] && ok || bad "top_p reaches the sampler (tiny nucleus = greedy)"
+[ "$(he_sig | "$PY" -c "import json,sys; s=json.load(sys.stdin); print(s['sampling']['top_p'], s['sampling']['temperature'])")" = "0.001 1.5" ] && ok || bad "top_p in the signature: $(he_sig)"
+# a full nucleus at that temperature samples other text
+sweep_cfg 5 "{temperature: 1.5, top_p: 1}"
+sweep_ top_p_1
+[ "$(he_gen)" != "$greedy" ] && ok || bad "top_p 1 at temperature 1.5 samples"
+sweep_cfg 7 "{temperature: 1.5, top_p: 1}"
+sweep_ timeout
+[ "$(sq "select count(*) from runs where task = 'humaneval' and status = 'done'") $(sq "select count(*) from runs where task = 'perplexity'")" = "4 1" ] && ok || bad "timeout: a new humaneval cell"
+sweep_ again
+[ "$(sq "select count(*) from runs")" = 5 ] && ok || bad "the same settings again: nothing new ($(cat "$TMP/sw.out"))"
+sweep_cfg 0 "{temperature: 0}"
+"$SQZ" sweep "$TMP/sw.yaml" --check > /dev/null 2> "$TMP/err"; [ $? -ne 0 ] && grep -q "sw.yaml:7:.*tasks\[0\].timeout_s: expected a number in 0.001..86400" "$TMP/err" && ok || bad "bad timeout_s: $(cat "$TMP/err")"
+sweep_cfg 5 "{temperature: 0, n: 2}"
+"$SQZ" sweep "$TMP/sw.yaml" --check > /dev/null 2> "$TMP/err"; [ $? -ne 0 ] && grep -q "sampling.n: 2 samples per item need sampling.temperature > 0" "$TMP/err" && ok || bad "n > 1 when greedy: $(cat "$TMP/err")"
+
 # bad input
 "$SQZ" eval $M --tasks nope -t 1 > /dev/null 2> "$TMP/err"; [ $? -eq 1 ] && grep -q "unknown task 'nope'" "$TMP/err" && ok || bad "unknown task: $(cat "$TMP/err")"
 "$SQZ" eval $M > /dev/null 2> "$TMP/err"; [ $? -eq 2 ] && grep -q "required" "$TMP/err" && ok || bad "missing --tasks"

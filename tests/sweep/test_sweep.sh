@@ -138,7 +138,7 @@ if [ -d build ]; then
 fi
 if [ -d build/main-job ] && [ -f "${SQZ_MODELS:-$HOME/.cache/sqz/models}/SmolLM2-135M-Instruct.Q4_1.gguf" ]; then
     "$SQZ" sweep configs/default.yaml --check >"$T/chk" 2>&1
-    check "configs/default.yaml checks" "grep -q 'ok, 24 cells' $T/chk"
+    check "configs/default.yaml checks" "grep -q 'ok, 28 cells' $T/chk"
 fi
 "$SQZ" sweep >/dev/null 2>&1
 check "no config is a usage error" "[ $? -eq 2 ]"
