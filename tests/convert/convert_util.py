@@ -16,22 +16,8 @@ REFS = os.path.join(ROOT, "..", "shared", "refs", "models")
 TEST_MODELS = os.path.join(ROOT, "build", "test-models")
 PY = sys.executable
 
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL: {what}", flush=True)
-    return cond
-
-
-def summary():
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from pyharness import check, finish as summary  # noqa: E402,F401 (re-exported to the tests)
 
 
 def tmpdir():

@@ -20,20 +20,10 @@ TOL = 5e-4
 root = os.environ.get("SQZ_ROOT", os.getcwd())
 sqz = os.environ.get("SQZ_BIN", "build/sqz")
 model = os.path.join(root, "build", "test-models", "llama3-rope")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from pyharness import check, skip, summary  # noqa: E402
 if not os.path.exists(os.path.join(model, "reference.json")):
-    print(f"skip: {model} not generated (scripts/make_test_models.py)")
-    print("0 passed, 0 failed")
-    sys.exit(0)
-passed = failed = 0
-
-
-def check(cond, msg):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", msg, file=sys.stderr)
+    skip(f"{model} not generated (scripts/make_test_models.py)")
 
 
 def sqz_logits(path, ids, nv):
@@ -77,5 +67,4 @@ with tempfile.TemporaryDirectory() as tmp:
     d = np.abs(sqz_logits(gguf, ids, nv) - lc).max(1)
     print(f"200 tokens vs llama.cpp: max {d.max():.2e} (positions 0-63 {d[:64].max():.2e}, 64-199 {d[64:].max():.2e})")
     check(float(d.max()) <= TOL, f"200 tokens vs llama.cpp: {d.max():.2e} > {TOL}")
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(summary())

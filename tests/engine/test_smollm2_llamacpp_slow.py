@@ -31,26 +31,16 @@ PROMPTS = [
 sqz = os.environ.get("SQZ_BIN", "build/sqz")
 model = os.path.join(os.environ.get("SQZ_MODELS", os.path.expanduser("~/.cache/sqz/models")),
                      "SmolLM2-135M-Instruct.Q4_1.gguf")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from pyharness import check, skip, summary  # noqa: E402
 if not os.path.exists(model):
-    print(f"skip: {model} not found (run scripts/setup.sh)")
-    print("0 passed, 0 failed")
-    sys.exit(0)
+    skip(f"{model} not found (run scripts/setup.sh)")
 
 import llama_cpp  # noqa: E402
 
 llm = llama_cpp.Llama(model_path=model, n_ctx=512, n_batch=512, logits_all=True, n_threads=2,
                       type_k=0, type_v=0, flash_attn=False, verbose=False)  # type 0 = GGML_TYPE_F32
 n_vocab = llm.n_vocab()
-passed = failed = 0
-
-
-def check(cond, msg):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", msg, file=sys.stderr)
 
 
 worst = 0.0
@@ -82,5 +72,4 @@ for text in PROMPTS:
     check(mine == greedy, f"{text!r}: greedy differs at step {same}: sqz {mine[same:same+4]}, llama.cpp {greedy[same:same+4]}")
 
 print(f"worst max|dlogit| {worst:.4f} (tolerance {LOGIT_TOL})")
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(summary())

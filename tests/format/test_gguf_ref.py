@@ -21,16 +21,8 @@ REFS = os.path.join(ROOT, "..", "shared", "refs", "models")
 AID = os.path.join(REFS, "aidreams260K-gguf", "aidreams260K.gguf")
 MODELS = os.environ.get("SQZ_MODELS", os.path.expanduser("~/.cache/sqz/models"))
 
-passed = failed = 0
-
-
-def check(cond, msg):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", msg, file=sys.stderr)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from pyharness import check, summary  # noqa: E402
 
 
 def field_value(f):
@@ -113,8 +105,7 @@ def main():
         print(f"prompt of {len(ids)} tokens: sqz-written copies give identical llama.cpp logits "
               f"(vs stored reference: max diff {d:.2e})")
     subprocess.run(["rm", "-rf", tmp])
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":

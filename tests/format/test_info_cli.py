@@ -19,16 +19,8 @@ MODELS = os.environ.get("SQZ_MODELS", os.path.expanduser("~/.cache/sqz/models"))
 REFS = "../shared/refs/models/"
 GOLDEN = os.path.join(ROOT, "tests", "format", "golden")
 
-passed = failed = 0
-
-
-def check(cond, msg):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", msg, file=sys.stderr)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from pyharness import check, summary  # noqa: E402
 
 
 def run(*args):
@@ -139,8 +131,7 @@ def main():
     check(r.returncode == 1 and "model.safetensors" in r.stderr, f"directory without weights: {r.stderr}")
     r = run("--help")
     check(r.returncode == 0 and "usage: sqz info" in r.stdout, "help")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":

@@ -17,16 +17,8 @@ ROOT = os.environ.get("SQZ_ROOT", os.getcwd())
 BUILD = os.environ.get("SQZ_BUILD", os.path.join(ROOT, "build"))
 TOOL = os.path.join(BUILD, "tests", "format_test_model_file")
 
-passed = failed = 0
-
-
-def check(cond, msg):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", msg, file=sys.stderr)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from pyharness import check, summary  # noqa: E402
 
 
 def sqz_info(path):
@@ -97,8 +89,7 @@ def main():
         n_files = len([f for f in os.listdir(d) if f.endswith(".safetensors")])
         print(f"{name}: {n_files} file(s), {info['n_tensors']} tensors, {numel} params: config and shapes match")
     shutil.rmtree(tmp)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":

@@ -25,16 +25,8 @@ BUILD = os.environ.get("SQZ_BUILD", os.path.join(ROOT, "build"))
 TOOL = os.path.join(BUILD, "tests", "format_test_safetensors")
 AID_HF = os.path.join(ROOT, "..", "shared", "refs", "models", "aidreams260K-hf")
 
-passed = failed = 0
-
-
-def check(cond, msg):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", msg, file=sys.stderr)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from pyharness import check, summary  # noqa: E402
 
 
 DTYPE = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.int8: "I8",
@@ -159,8 +151,7 @@ def main():
     test_reference_files(tmp)
     test_sqz_written(tmp)
     shutil.rmtree(tmp)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":

@@ -25,15 +25,8 @@ DATA = os.path.join(ROOT, "..", "shared", "data", "datasets")
 TOL = 1e-4
 N_CODE, N_PY = 200, 100
 
-failures = []
-checks = 0
-
-
-def check(ok, what):
-    global checks
-    checks += 1
-    if not ok:
-        failures.append(what)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from pyharness import check, summary  # noqa: E402
 
 
 def close(a, b):
@@ -257,10 +250,8 @@ def main():
         run_rouge(tmp, hyps, refs)
         run_meteor(tmp, hyps, refs)
         run_simple(tmp, hyps, refs)
-    for f in failures[:20]:
-        print("MISMATCH", f)
-    print(f"{len(hyps)} pairs; {checks - len(failures)} passed, {len(failures)} failed")
-    return 1 if failures else 0
+    print(f"{len(hyps)} pairs")
+    return summary()
 
 
 if __name__ == "__main__":

@@ -14,16 +14,8 @@ import torch
 
 BUILD = os.environ.get("SQZ_BUILD", "build")
 TOOL = os.path.join(BUILD, "tests", "prune_test_tool")
-passes = failures = 0
-
-
-def check(cond, msg):
-    global passes, failures
-    if cond:
-        passes += 1
-    else:
-        failures += 1
-        print("CHECK failed:", msg, file=sys.stderr)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from pyharness import check, summary  # noqa: E402
 
 
 def run(recipe, w, x):
@@ -259,8 +251,7 @@ def main():
     test_lowrank(rng)
     test_literature(rng)
     test_chain(rng)
-    print(f"{passes} passed, {failures} failed")
-    sys.exit(1 if failures else 0)
+    sys.exit(summary())
 
 
 if __name__ == "__main__":

@@ -20,17 +20,8 @@ BUILD = os.environ.get("SQZ_BUILD", "build")
 TOOL = os.path.join(BUILD, "tests", "prune_test_tool")
 MODELS = os.path.join(ROOT, "build", "test-models")
 TOL = 5e-4
-passes = failures = 0
-
-
-def check(cond, msg):
-    global passes, failures
-    if cond:
-        passes += 1
-    else:
-        failures += 1
-        print("CHECK failed:", msg, file=sys.stderr)
-    return cond
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from pyharness import check, summary  # noqa: E402
 
 
 def hf_logits(model, ids):
@@ -157,8 +148,7 @@ def main():
         case(n, rng, drop_heads=False, drop_layer=True, ff_frac=0.25)
         case(n, rng, drop_heads=True, drop_layer=True, ff_frac=0.5)
     test_errors()
-    print(f"{passes} passed, {failures} failed")
-    sys.exit(1 if failures else 0)
+    sys.exit(summary())
 
 
 if __name__ == "__main__":

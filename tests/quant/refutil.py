@@ -10,22 +10,8 @@ import numpy as np
 BUILD = os.environ.get("SQZ_BUILD", "build")
 TOOL = os.path.join(BUILD, "tests", "quant_test_tool")
 
-failures = 0
-passes = 0
-
-
-def check(cond, msg):
-    global failures, passes
-    if cond:
-        passes += 1
-    else:
-        failures += 1
-        print("CHECK failed:", msg, file=sys.stderr)
-
-
-def summary():
-    print(f"{passes} passed, {failures} failed")
-    sys.exit(1 if failures else 0)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from pyharness import check, finish as summary  # noqa: E402,F401 (re-exported to the tests)
 
 
 def correlated_x(rng, n_rows, n_in, outliers=0):

@@ -21,16 +21,8 @@ import numpy as np
 BIN = os.environ["SQZ_BIN"]
 BUILD = os.environ["SQZ_BUILD"]
 M64 = (1 << 64) - 1
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAILED:", what, file=sys.stderr)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from pyharness import check, summary  # noqa: E402
 
 
 def close(a, b, tol=1e-9):
@@ -173,8 +165,7 @@ def main():
         sig = json.loads(r["signature"])
         check(sig["task"] == r["task"] and sig["recipe"] == r["recipe"], "signature fields")
     subprocess.run(["rm", "-rf", tmp])
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":

@@ -27,17 +27,8 @@ MODELS = os.path.join(ROOT, "build", "test-models")
 CORPUS = os.path.join(ROOT, "..", "shared", "data", "datasets", "python-corpus", "cpython-3.11.2-stdlib-toplevel.tar")
 IDS = [1] + [ord(c) for c in "class A:\n    pass\n"]
 
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
-    return cond
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from pyharness import check, summary  # noqa: E402
 
 
 def torch_logits(d):
@@ -132,8 +123,7 @@ def main():
            num_key_value_heads=1, intermediate_size=64)
     narrow("gpt2", os.path.join(MODELS, "gpt2-untied"), tmp, n_layer=1, n_inner=96)
     errors(tmp)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":

@@ -29,17 +29,8 @@ MODELS = os.path.join(ROOT, "build", "test-models")
 CORPUS = os.path.join(ROOT, "..", "shared", "data", "datasets", "python-corpus", "cpython-3.11.2-stdlib-toplevel.tar")
 IDS = [ord(c) for c in "def f(x):\n    return x * 2\n"]
 
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
-    return cond
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from pyharness import check, summary  # noqa: E402
 
 
 def sqz(*args):
@@ -230,8 +221,7 @@ def main():
         gpt2(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":

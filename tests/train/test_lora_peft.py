@@ -30,17 +30,8 @@ CORPUS = os.path.join(ROOT, "..", "shared", "data", "datasets", "python-corpus",
 sys.path.insert(0, os.path.join(ROOT, "tests", "convert"))
 from convert_util import sqz_logits  # noqa: E402
 
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
-    return cond
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from pyharness import check, summary  # noqa: E402
 
 
 def logits(model, ids):
@@ -145,8 +136,7 @@ def main():
         g = os.path.join(tmp, "llama-q8_0", "merged.gguf")
         info = subprocess.run([SQZ, "info", g], capture_output=True, text=True).stdout
         check(os.path.exists(g) and "q8_0" in info.lower(), f"merged.gguf re-quantized to Q8_0: {info[:300]}")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":

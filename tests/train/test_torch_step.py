@@ -21,17 +21,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SQZ = os.environ.get("SQZ_BIN", os.path.join(ROOT, "build", "sqz"))
 MODELS = os.path.join(ROOT, "build", "test-models")
 LR, WD, CLIP, SEQ = 1e-3, 0.1, 0.5, 32
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
-    return cond
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from pyharness import check, summary  # noqa: E402
 
 
 def torch_step(src, ids):
@@ -96,8 +87,7 @@ def main():
         check(n == len(got) and n > 0, f"{name}: tensors compared")
         check(worst <= 0.02 * LR, f"{name}: weights after one step differ by {worst}")
         check(moved > 0.5 * LR, f"{name}: the step moved the weights ({moved})")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":
