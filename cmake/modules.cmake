@@ -3,16 +3,18 @@ sqz_module(core    LIBS Threads::Threads PkgConfig::JANSSON PkgConfig::LIBCRYPTO
 sqz_module(kernels DEPS sqz_core)
 sqz_module(quant   DEPS sqz_kernels LIBS PkgConfig::OPENBLAS)
 sqz_module(prune   DEPS sqz_quant sqz_format sqz_kernels LIBS PkgConfig::OPENBLAS)
-# ISA tiers are compiled per file and chosen at run time from CPUID (no -march=native).
+# ISA tiers are compiled per file and chosen at run time from CPUID (no -march=native). The files whose
+# rounding is specified op by op (llama.cpp parity, scalar references) are compiled without FMA contraction.
+set_source_files_properties(${CMAKE_SOURCE_DIR}/src/kernels/dot_ref.c PROPERTIES COMPILE_OPTIONS "-ffp-contract=off")
 set_source_files_properties(${CMAKE_SOURCE_DIR}/src/kernels/x86/dot_avx2.c PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-ffp-contract=off")
 set_source_files_properties(${CMAKE_SOURCE_DIR}/src/kernels/x86/gemv_avx2.c PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-ffp-contract=off")
 set_source_files_properties(${CMAKE_SOURCE_DIR}/src/kernels/x86/dot_avx512.c PROPERTIES
-  COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavx512f;-mavx512bw;-mavx512vl;-mavx512vnni")
+  COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx512vnni;-ffp-contract=off")
 set_source_files_properties(${CMAKE_SOURCE_DIR}/src/kernels/x86/sparse_avx2.c PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma;-mf16c")
 set_source_files_properties(${CMAKE_SOURCE_DIR}/src/kernels/x86/gemm_avx2.c PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma;-mf16c")
 set_source_files_properties(${CMAKE_SOURCE_DIR}/src/kernels/x86/qgroup_avx2.c PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma;-mf16c")
 set_source_files_properties(${CMAKE_SOURCE_DIR}/src/kernels/x86/qgroup_avx512.c PROPERTIES
-  COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavx512f;-mavx512bw;-mavx512vl;-mavx512vnni")
+  COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx512vnni;-ffp-contract=off")
 sqz_module(format  DEPS sqz_core sqz_kernels)
 sqz_module(tok     DEPS sqz_format LIBS PkgConfig::PCRE2 PkgConfig::UTF8PROC)
 include(${CMAKE_SOURCE_DIR}/cmake/grammars.cmake)

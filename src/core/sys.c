@@ -66,6 +66,7 @@ static void detect_cpu_features(void) {
         {"fma", fma && avx_os},
         {"f16c", f16c && avx_os},
         {"avx512f", avx512_os && ((b7 >> 16) & 1)},
+        {"avx512dq", avx512_os && ((b7 >> 17) & 1)},
         {"avx512bw", avx512_os && ((b7 >> 30) & 1)},
         {"avx512vl", avx512_os && ((b7 >> 31) & 1)},
         {"avx512vnni", avx512_os && ((c7 >> 11) & 1)},

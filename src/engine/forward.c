@@ -83,10 +83,11 @@ typedef struct {
 
 // One (token, head): softmax(q·Kᵀ/√hd) over positions 0..pos, then the weighted sum of V — in
 // llama.cpp's order (no flash attention, F32 cache): KQ dots by ggml's vec_dot_f32; the softmax over
-// the row padded to 8 with -inf (whole 8-lane chunks, see sqz_vec_ops); probabilities scaled by
-// (float)(1/Σ); then each output dim as a dot of the transposed V row with the probabilities over
-// the cache padded to 32 (zeros beyond pos): ggml's vec_dot_f32 for one token, llamafile's 8-lane
-// chain for a batch (llama.cpp's F32 GEMM for two or more columns).
+// the row padded with -inf to whole chunks of the vector ops' lanes (8 or 16, see sqz_vec_ops);
+// probabilities scaled by (float)(1/Σ); then each output dim as a dot of the transposed V row with the
+// probabilities over the cache padded to 32 (llama.cpp's KV padding; zeros beyond pos): ggml's
+// vec_dot_f32 for one token, llamafile's chain for a batch (llama.cpp's F32 GEMM for two or more
+// columns), whose zero products beyond the chunk change nothing.
 static void attend_one(sqz_ctx *c, int64_t l, int64_t pos, int64_t t, int64_t h, float *att, bool batch) {
     const sqz_model_config *cfg = &c->m->cfg;
     const sqz_vec_ops *ops = c->m->vec;
@@ -95,21 +96,21 @@ static void attend_one(sqz_ctx *c, int64_t l, int64_t pos, int64_t t, int64_t h,
     const float *kc = c->k_cache + l * c->n_ctx * kvd + kvh * hd;
     const float *vt = c->v_cache + (l * kvd + kvh * hd) * c->n_ctx_pad;
     float scale = 1.0f / sqrtf((float)hd), max = -INFINITY;
-    int64_t n = pos + 1, n8 = (n + 7) & ~(int64_t)7, n32 = (n + 31) & ~(int64_t)31;
+    int64_t ch = ops->chunk, n = pos + 1, nc = (n + ch - 1) / ch * ch, n32 = (n + 31) & ~(int64_t)31;
     for (int64_t p = 0; p < n; p++) {
         att[p] = ops->dot_f32(hd, kc + p * kvd, q) * scale;
         max = att[p] > max ? att[p] : max;
     }
-    for (int64_t p = n; p < n8; p++)
+    for (int64_t p = n; p < nc; p++)
         att[p] = -INFINITY;
-    float inv = (float)(1.0 / ops->softmax_exp(n8, att, att, max));
+    float inv = (float)(1.0 / ops->softmax_exp(nc, att, att, max));
     for (int64_t p = 0; p < n; p++)
         att[p] *= inv;
     for (int64_t p = n; p < n32; p++)
         att[p] = 0.0f;
     float *out = c->att_out + (t * cfg->n_head + h) * hd;
     for (int64_t i = 0; i < hd; i++)
-        out[i] = batch ? ops->dot_f32_chain(n8, vt + i * c->n_ctx_pad, att) : ops->dot_f32(n32, vt + i * c->n_ctx_pad, att);
+        out[i] = batch ? ops->dot_f32_chain(nc, vt + i * c->n_ctx_pad, att) : ops->dot_f32(n32, vt + i * c->n_ctx_pad, att);
 }
 
 static void attention_task(void *arg, int ith, int nth) {

@@ -1,5 +1,6 @@
 // Kernel dispatch: one table per ISA tier; the best tier this CPU supports is picked once (on
 // first use) from CPUID, via sqz_cpu_features().
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/kernels.h"
@@ -48,17 +49,25 @@ int sqz_isa_supported(sqz_isa isa) {
     case SQZ_ISA_AVX2: return has("avx2") && has("fma") && has("f16c");
     case SQZ_ISA_AVX512:
         return sqz_isa_supported(SQZ_ISA_AVX2) && has("avx512f") && has("avx512bw") && has("avx512vl") &&
-               has("avx512vnni");
+               has("avx512dq") && has("avx512vnni");
     }
     return 0;
 }
 
+// The best tier this CPU runs, or a lower one named by the environment variable SQZ_ISA ("ref", "avx2",
+// "avx512"): numbers computed on another machine can be reproduced here (the rounding of the vector ops
+// and kernels depends on the tier). A tier this CPU cannot run, or an unknown name, is ignored.
 sqz_isa sqz_kernels_isa(void) {
     static int isa = -1; // benign race: every thread computes the same value
-    if (isa < 0)
-        isa = sqz_isa_supported(SQZ_ISA_AVX512) ? SQZ_ISA_AVX512
-              : sqz_isa_supported(SQZ_ISA_AVX2) ? SQZ_ISA_AVX2
-                                                 : SQZ_ISA_REF;
+    if (isa < 0) {
+        int best = sqz_isa_supported(SQZ_ISA_AVX512) ? SQZ_ISA_AVX512
+                   : sqz_isa_supported(SQZ_ISA_AVX2) ? SQZ_ISA_AVX2
+                                                      : SQZ_ISA_REF;
+        const char *want = getenv("SQZ_ISA");
+        int forced = !want ? -1 : !strcmp(want, "ref") ? SQZ_ISA_REF : !strcmp(want, "avx2") ? SQZ_ISA_AVX2
+                                 : !strcmp(want, "avx512") ? SQZ_ISA_AVX512 : -1;
+        isa = forced >= 0 && forced <= best ? forced : best;
+    }
     return (sqz_isa)isa;
 }
 
@@ -97,7 +106,9 @@ size_t sqz_act_row_size(sqz_act_type a, int64_t n) {
 const sqz_vec_ops *sqz_vec_ops_isa(sqz_isa isa) {
     if (!sqz_isa_supported(isa))
         return NULL;
-    return isa == SQZ_ISA_REF ? &sqz_vec_ops_ref : &sqz_vec_ops_avx2;
+    return isa == SQZ_ISA_AVX512 ? &sqz_vec_ops_avx512 : isa == SQZ_ISA_AVX2 ? &sqz_vec_ops_avx2 : &sqz_vec_ops_ref;
 }
+
+const sqz_vec_ops *sqz_vec_ops_ref_of(sqz_isa isa) { return isa == SQZ_ISA_AVX512 ? &sqz_vec_ops_ref16 : &sqz_vec_ops_ref; }
 
 const sqz_vec_ops *sqz_vec_ops_get(void) { return sqz_vec_ops_isa(sqz_kernels_isa()); }

@@ -187,4 +187,77 @@ static float dot_f32_chain_ref(int64_t n, const float *a, const float *b) {
     return (h[0] + h[2]) + (h[1] + h[3]);
 }
 
-const sqz_vec_ops sqz_vec_ops_ref = {silu_mul_ref, softmax_exp_ref, dot_f32_ggml_ref, dot_f32_chain_ref};
+const sqz_vec_ops sqz_vec_ops_ref = {silu_mul_ref, softmax_exp_ref, dot_f32_ggml_ref, dot_f32_chain_ref, 8};
+
+// ---- the same ops in ggml's AVX-512 order (16 lanes; x86/dot_avx512.c) -------------------------------
+// exp with the AVX-512 polynomial form (the 1 folded into the last FMA, 2^n applied by scalef, which
+// ldexpf matches: both round once), saturating beyond |n| > 192.
+float sqz_expf_ggml16(float x) {
+    const float shift = 0x1.8p23f;
+    float z = fmaf(x, 0x1.715476p+0f, shift), n = z - shift;
+    float b = fmaf(-n, 0x1.7f7d1cp-20f, fmaf(-n, 0x1.62e4p-1f, x));
+    if (fabsf(n) > 192.0f)
+        return n <= 0.0f ? 0.0f : INFINITY;
+    float u = b * b;
+    float j = fmaf(fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)), u,
+                   fmaf(0x1.ffffecp-1f, b, 1.0f));
+    return isnan(n) ? n : ldexpf(j, (int)n);
+}
+
+// 16 lanes summed as GCC's _mm512_reduce_add_ps does: halves of 8, halves of 4, then (0+2)+(1+3).
+static float reduce16_ref(const float *l) {
+    float h[8], q[4];
+    for (int k = 0; k < 8; k++)
+        h[k] = l[k] + l[k + 8];
+    for (int k = 0; k < 4; k++)
+        q[k] = h[k] + h[k + 4];
+    return (q[0] + q[2]) + (q[1] + q[3]);
+}
+
+static void silu_mul_ref16(int64_t n, float *g, const float *up) {
+    int64_t i = 0, nv = n & ~(int64_t)15;
+    for (; i < nv; i++)
+        g[i] = g[i] / (1.0f + sqz_expf_ggml16(0.0f - g[i])) * up[i];
+    for (; i < n; i++)
+        g[i] = g[i] / (1.0f + expf(-g[i])) * up[i];
+}
+
+static double softmax_exp_ref16(int64_t n, float *y, const float *x, float max) {
+    double sum = 0;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        for (int k = 0; k < 16; k++)
+            y[i + k] = sqz_expf_ggml16(x[i + k] - max);
+        sum += (double)reduce16_ref(y + i);
+    }
+    for (; i < n; i++)
+        sum += (double)(y[i] = expf(x[i] - max));
+    return sum;
+}
+
+static float dot_f32_ggml_ref16(int64_t n, const float *a, const float *b) {
+    float acc[4][16] = {{0}}, r[16];
+    int64_t np = n & ~(int64_t)63, i = np;
+    for (int64_t k = 0; k < np; k += 64)
+        for (int j = 0; j < 4; j++)
+            for (int l = 0; l < 16; l++)
+                acc[j][l] = fmaf(a[k + 16 * j + l], b[k + 16 * j + l], acc[j][l]);
+    for (int l = 0; l < 16; l++)
+        r[l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
+    float s = reduce16_ref(r);
+    for (; i < (n & ~(int64_t)7); i++) // leftovers: whole 8s unfused, the rest fused (see dot_avx512.c)
+        s += a[i] * b[i];
+    for (; i < n; i++)
+        s = fmaf(a[i], b[i], s);
+    return s;
+}
+
+static float dot_f32_chain_ref16(int64_t n, const float *a, const float *b) {
+    float acc[16] = {0};
+    for (int64_t i = 0; i + 16 <= n; i += 16)
+        for (int l = 0; l < 16; l++)
+            acc[l] = fmaf(a[i + l], b[i + l], acc[l]);
+    return reduce16_ref(acc);
+}
+
+const sqz_vec_ops sqz_vec_ops_ref16 = {silu_mul_ref16, softmax_exp_ref16, dot_f32_ggml_ref16, dot_f32_chain_ref16, 16};

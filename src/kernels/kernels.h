@@ -46,7 +46,7 @@ typedef struct sqz_kernel {
 typedef enum sqz_isa {
     SQZ_ISA_REF = 0,    // scalar reference
     SQZ_ISA_AVX2 = 1,   // AVX2 + FMA + F16C
-    SQZ_ISA_AVX512 = 2, // AVX-512 F/BW/VL (+ VNNI for int8 dots when present)
+    SQZ_ISA_AVX512 = 2, // AVX-512 F/BW/VL/DQ + VNNI
 } sqz_isa;
 
 // Kernel for weights of type t on the best ISA of this CPU (NULL if t has no dot kernel).
@@ -75,6 +75,10 @@ int sqz_isa_supported(sqz_isa isa);
 //             128-bit halves and two horizontal adds ((l0+l1)+(l2+l3)); tail products added in double.
 //   dot_f32_chain: one 8-lane fused-multiply-add chain, reduced hi+lo, then (s0+s2)+(s1+s3) (llamafile's
 //             tinyBLAS, which llama.cpp uses for F32 matrix products of 2 or more columns); n % 8 == 0.
+// Those are ggml's AVX2 paths. llama.cpp compiled for an AVX-512F+DQ CPU takes other paths (16 lanes, an
+// exp finished by scalef, dot_f32 over steps of 64, 16-lane chains; x86/dot_avx512.c): the AVX-512 tier
+// follows those, so sqz rounds as the llama.cpp built natively on the same CPU does. `chunk` is the
+// lane count of a tier's order: softmax rows are padded to it with -inf and chains need n % chunk == 0.
 typedef struct sqz_vec_ops {
     // g[i] = silu(g[i]) * up[i] = g/(1+exp(-g)) * up, i in [0, n).
     void (*silu_mul)(int64_t n, float *g, const float *up);
@@ -82,6 +86,7 @@ typedef struct sqz_vec_ops {
     double (*softmax_exp)(int64_t n, float *y, const float *x, float max);
     float (*dot_f32)(int64_t n, const float *a, const float *b);
     float (*dot_f32_chain)(int64_t n, const float *a, const float *b);
+    int chunk; // 8 (AVX2 order) or 16 (AVX-512 order)
 } sqz_vec_ops;
 
 // The vector ops for the best ISA / a given ISA (NULL if that ISA is not usable here). Every tier
@@ -89,8 +94,13 @@ typedef struct sqz_vec_ops {
 const sqz_vec_ops *sqz_vec_ops_get(void);
 const sqz_vec_ops *sqz_vec_ops_isa(sqz_isa isa);
 extern const sqz_vec_ops sqz_vec_ops_ref, sqz_vec_ops_avx2;
-// One lane of the ggml exp (scalar reference).
+// The AVX-512 order: its scalar reference (dot_ref.c) and the vector tier (x86/dot_avx512.c).
+extern const sqz_vec_ops sqz_vec_ops_ref16, sqz_vec_ops_avx512;
+// The scalar reference of the vector ops a tier computes (ref for AVX2 and ref, ref16 for AVX-512).
+const sqz_vec_ops *sqz_vec_ops_ref_of(sqz_isa isa);
+// One lane of the ggml exp (scalar reference): the AVX2 form and the AVX-512 form.
 float sqz_expf_ggml(float x);
+float sqz_expf_ggml16(float x);
 
 // ---- per-ISA tables (defined in dot_ref.c, x86/dot_avx2.c, x86/dot_avx512.c) -------------------
 void sqz_quant_row_q8a_ref(const float *x, void *y, int64_t n);

@@ -8,7 +8,8 @@
 //   - where the same weights are also llama.cpp blocks (int4 g32 symmetric = Q4_0, int8 per channel
 //     = Q8_0 with the channel scale per block), the logits match the GGUF variant run by the Q4_0 /
 //     Q8_0 kernels — the same int8 activations — to TOL_GGUF;
-//   - the prefill batch (GEMM, 4-token tiles) and token-by-token decoding (GEMV) agree to TOL_BATCH.
+//   - the prefill batch (GEMM, 4-token tiles) and token-by-token decoding (GEMV) agree to TOL_BATCH
+//     (the kernels' batch invariance itself is tests/kernels/test_qgroup.c's).
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,7 +21,11 @@
 #define GQA_HF "build/test-models/llama-gqa"
 #define TOL_EXACT 0.15 // logits of this model span about ±4
 #define TOL_GGUF 2e-4
-#define TOL_BATCH 1e-4
+// Prefill and token-by-token decoding sum attention in different orders (llama.cpp's: a tinyBLAS chain
+// for a batch, vec_dot_f32 for one token), and on this model a last-bit difference can flip the rounding
+// of one 8-bit activation: measured 1e-6 without a flip, 0.0103 with one (AVX-512 order, int4 g64 asym).
+// A tiling or tail bug in the GEMM shows up as differences of order 1.
+#define TOL_BATCH 0.05
 
 static const int32_t IDS[] = {1, 403, 407, 261, 378, 299, 284, 266, 2, 77, 300, 301, 45, 10, 11, 500, 7};
 #define N_IDS ((int64_t)(sizeof IDS / sizeof *IDS))

@@ -248,4 +248,4 @@ static float dot_f32_chain_avx2(int64_t n, const float *a, const float *b) {
     return hsum256(acc);
 }
 
-const sqz_vec_ops sqz_vec_ops_avx2 = {silu_mul_avx2, softmax_exp_avx2, dot_f32_ggml_avx2, dot_f32_chain_avx2};
+const sqz_vec_ops sqz_vec_ops_avx2 = {silu_mul_avx2, softmax_exp_avx2, dot_f32_ggml_avx2, dot_f32_chain_avx2, 8};

@@ -2,6 +2,7 @@
 // only called when CPUID says so). Float types use 512-bit FMAs; block types use VNNI's
 // vpdpbusd (u8·s8 → i32 in one instruction) on 256-bit halves, one 32-element block at a time.
 #include <immintrin.h>
+#include <math.h>
 
 #include "kernels/kernels.h"
 
@@ -72,7 +73,7 @@ void sqz_dot_q4_0_avx512vnni(int64_t n, const void *w, const void *x, float *out
         __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), unpack_q4(a[i].qs),
                                         _mm256_loadu_si256((const __m256i *)b[i].qs));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * b[i].d), _mm256_cvtepi32_ps(p), acc);
-        zsum += dw * b[i].s;
+        zsum = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(dw), _mm_set_ss(b[i].s), _mm_set_ss(zsum)));
     }
     *out = hsum256(acc) - 8.0f * zsum;
 }
@@ -86,7 +87,96 @@ void sqz_dot_q4_1_avx512vnni(int64_t n, const void *w, const void *x, float *out
         __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), unpack_q4(a[i].qs),
                                         _mm256_loadu_si256((const __m256i *)b[i].qs));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(a[i].d) * b[i].d), _mm256_cvtepi32_ps(p), acc);
-        msum += _cvtsh_ss(a[i].m) * b[i].s;
+        msum = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(_cvtsh_ss(a[i].m)), _mm_set_ss(b[i].s), _mm_set_ss(msum)));
     }
     *out = hsum256(acc) + msum;
 }
+
+// ---- vector ops in ggml's AVX-512 order ---------------------------------------------------------------
+// llama.cpp built for a CPU with AVX-512F+DQ (GGML_NATIVE, the PyPI llama-cpp-python build) takes its
+// AVX-512 paths for these ops, which round differently from its AVX2 ones: a 16-lane exp that ends in
+// vscalefps, softmax and SwiGLU in 16-lane chunks, vec_dot_f32 over steps of 64 (4 accumulators of 16),
+// and llamafile's tinyBLAS with 16-lane chains. Same contract as sqz_vec_ops_avx2 (kernels.h).
+
+// Horizontal sum in the order GCC's _mm512_reduce_add_ps uses (what ggml is compiled with): the 256-bit
+// halves, then the 128-bit halves, then lanes (0+2)+(1+3). Spelled out so another compiler gives the same.
+static inline float reduce16(__m512 v) {
+    __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    __m128 p = _mm_add_ps(q, _mm_shuffle_ps(q, q, _MM_SHUFFLE(1, 0, 3, 2)));
+    return _mm_cvtss_f32(_mm_add_ss(p, _mm_shuffle_ps(p, p, _MM_SHUFFLE(1, 1, 1, 1))));
+}
+
+// exp(x), 16 lanes: ggml's AVX-512 ggml_v_expf (the Arm optimized-routines polynomial, 2^n by scalef).
+static inline __m512 expf16(__m512 x) {
+    const __m512 shift = _mm512_set1_ps(0x1.8p23f);
+    __m512 z = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+0f), shift);
+    __m512 n = _mm512_sub_ps(z, shift);
+    __m512 b = _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.7f7d1cp-20f), _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.62e4p-1f), x));
+    __mmask16 big = _mm512_cmp_ps_mask(_mm512_abs_ps(n), _mm512_set1_ps(192.0f), _CMP_GT_OQ);
+    __m512 u = _mm512_mul_ps(b, b);
+    __m512 p45 = _mm512_fmadd_ps(_mm512_set1_ps(0x1.0e4020p-7f), b, _mm512_set1_ps(0x1.573e2ep-5f));
+    __m512 p23 = _mm512_fmadd_ps(_mm512_set1_ps(0x1.555e66p-3f), b, _mm512_set1_ps(0x1.fffdb6p-2f));
+    __m512 p01 = _mm512_fmadd_ps(_mm512_set1_ps(0x1.ffffecp-1f), b, _mm512_set1_ps(1.0f));
+    __m512 j = _mm512_fmadd_ps(_mm512_fmadd_ps(p45, u, p23), u, p01);
+    __m512 r = _mm512_scalef_ps(j, n);
+    if (!big)
+        return r;
+    // |n| > 192: +inf above, 0 below (n ≤ 0)
+    __m512 sat = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(n, _mm512_setzero_ps(), _CMP_LE_OQ), _mm512_set1_ps(INFINITY),
+                                      _mm512_setzero_ps());
+    return _mm512_mask_blend_ps(big, r, sat);
+}
+
+static void silu_mul_avx512(int64_t n, float *g, const float *up) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 x = _mm512_loadu_ps(g + i);
+        __m512 e = expf16(_mm512_sub_ps(_mm512_setzero_ps(), x));
+        __m512 s = _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+        _mm512_storeu_ps(g + i, _mm512_mul_ps(s, _mm512_loadu_ps(up + i)));
+    }
+    for (; i < n; i++)
+        g[i] = g[i] / (1.0f + expf(-g[i])) * up[i];
+}
+
+static double softmax_exp_avx512(int64_t n, float *y, const float *x, float max) {
+    double sum = 0;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 v = expf16(_mm512_sub_ps(_mm512_loadu_ps(x + i), _mm512_set1_ps(max)));
+        _mm512_storeu_ps(y + i, v);
+        sum += (double)reduce16(v);
+    }
+    for (; i < n; i++)
+        sum += (double)(y[i] = expf(x[i] - max));
+    return sum;
+}
+
+// ggml_vec_dot_f32: 4 accumulators of 16 lanes over steps of 64, reduced (a0+a2)+(a1+a3), then the
+// leftovers added in order to the float sum — as GCC compiles ggml's loop: whole 8s multiplied
+// unfused (vectorized products, in-order adds), the rest fused.
+static float dot_f32_ggml_avx512(int64_t n, const float *a, const float *b) {
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    int64_t np = n & ~(int64_t)63, i = np;
+    for (int64_t k = 0; k < np; k += 64)
+        for (int j = 0; j < 4; j++)
+            acc[j] = _mm512_fmadd_ps(_mm512_loadu_ps(a + k + 16 * j), _mm512_loadu_ps(b + k + 16 * j), acc[j]);
+    float s = reduce16(_mm512_add_ps(_mm512_add_ps(acc[0], acc[2]), _mm512_add_ps(acc[1], acc[3])));
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++)
+            s += a[i + j] * b[i + j]; // not contracted (this file is compiled with -ffp-contract=off)
+    for (; i < n; i++)
+        s = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a[i]), _mm_set_ss(b[i]), _mm_set_ss(s)));
+    return s;
+}
+
+// tinyBLAS (F32, 16 lanes): one fused chain per output over n (a multiple of 16), then reduce16.
+static float dot_f32_chain_avx512(int64_t n, const float *a, const float *b) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t i = 0; i + 16 <= n; i += 16)
+        acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc);
+    return reduce16(acc);
+}
+
+const sqz_vec_ops sqz_vec_ops_avx512 = {silu_mul_avx512, softmax_exp_avx512, dot_f32_ggml_avx512, dot_f32_chain_avx512, 16};
