@@ -11,7 +11,7 @@
 
 static const char *usage_text =
     "usage: sqz bench MODEL [-p 512] [-n 128] [-r 5] [-t THREADS] [-o md|csv|json] [--no-probe] [--exact]\n"
-    "  (-p 0 or -n 0 skips that test; set OPENBLAS_CORETYPE=SkylakeX on Zen 4/5 for F32 prefill)\n";
+    "  (-p 0 or -n 0 skips that test)\n";
 
 typedef struct {
     char test[32];

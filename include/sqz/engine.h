@@ -147,6 +147,18 @@ sqz_status sqz_perplexity(sqz_ctx *c, const int32_t *tokens, int64_t n_tokens, i
 // `reps` passes after one warm-up pass. SQZ_ERR_NOMEM if the buffer cannot be allocated.
 sqz_status sqz_measure_read_bandwidth(int n_threads, size_t bytes, int reps, double *gbps);
 
+// ---- BLAS ----------------------------------------------------------------------------------------
+// The OPENBLAS_CORETYPE value sqz should run with, or NULL when OpenBLAS's own choice is fine (or the
+// variable is already set). OpenBLAS picks its kernels from its CPUID table when it is loaded, and an
+// older OpenBLAS on a newer CPU falls back to a much slower core type (measured: "Prescott", 3.7x
+// slower sgemm than "SkylakeX" on an Emerald Rapids Xeon). It reads the variable only at load time, so
+// a program acts on the answer by re-executing itself with it set (the sqz program does).
+const char *sqz_blas_coretype_wanted(void);
+// What numbers computed here depend on besides model and settings, for result signatures: the CPU
+// features, the kernel tier in use (SQZ_ISA may lower it) and OpenBLAS's core type, as
+// "avx2 fma ...; kernels avx512-vnni; openblas SkylakeX". Static storage.
+const char *sqz_compute_env(void);
+
 // ================================ calibration capture ============================================
 // What the compress pipeline needs from the engine: run the transformer one block at a time on
 // many calibration sequences, see the input of every linear, and replace weights in memory.

@@ -81,7 +81,7 @@ typedef struct sqz_signature {
     int64_t limit;              // items evaluated (0 = all)
     uint64_t seed;
     const char *sqz_version;    // NULL = SQZ_VERSION_STRING
-    const char *cpu_features;   // NULL = sqz_cpu_features()
+    const char *cpu_features;   // the compute environment (sqz_compute_env()); NULL = sqz_cpu_features()
 } sqz_signature;
 
 // The canonical JSON text of a signature (keys sorted, compact; the JSON settings objects are

@@ -234,7 +234,7 @@ static sqz_status make_signature(const sqz_eval_opts *o, const sqz_eval_result *
     *sig = (sqz_signature){.model_sha256 = variant ? r->source_sha256 : r->model_sha256,
                            .variant_sha256 = variant ? r->model_sha256 : NULL, .recipe = r->recipe, .task = task,
                            .metric_json = metric_json, .sampling_json = sampling, .limit = o->task.limit,
-                           .seed = o->task.seed};
+                           .seed = o->task.seed, .cpu_features = sqz_compute_env()};
     return sqz_signature_json(sig, &t->signature_json, t->signature_hash);
 }
 

@@ -50,7 +50,7 @@ char *sqz_eval_result_json(const sqz_eval_result *r) {
     json_object_set_new(o, "source", str_or_null(r->source_path));
     json_object_set_new(o, "source_sha256", r->source_sha256[0] ? json_string(r->source_sha256) : json_null());
     json_object_set_new(o, "sqz_version", json_string(SQZ_VERSION_STRING));
-    json_object_set_new(o, "cpu_features", json_string(sqz_cpu_features()));
+    json_object_set_new(o, "cpu_features", json_string(sqz_compute_env()));
     json_object_set_new(o, "load_s", num(r->load_s));
     json_object_set_new(o, "bytes_on_disk", json_integer(r->bytes_on_disk));
     json_object_set_new(o, "bits_per_weight", num(r->bits_per_weight));

@@ -397,7 +397,7 @@ static sqz_status run_cell(sweep *s, sweep_model *m, const sweep_variant *v, int
     sqz_status st = metric && sampling ? SQZ_OK : sqz_error(SQZ_ERR_NOMEM, "out of memory");
     sqz_signature sig = {.model_sha256 = m->sha256, .variant_sha256 = v->sha256, .recipe = v->r->canonical,
                          .task = pt->name, .metric_json = metric, .sampling_json = sampling, .limit = pt->limit,
-                         .seed = s->plan->seed};
+                         .seed = s->plan->seed, .cpu_features = sqz_compute_env()};
     int64_t run_id = 0;
     sqz_cell_state state = SQZ_CELL_NEW;
     if (st == SQZ_OK)

@@ -34,7 +34,7 @@ static void md_setup(FILE *f, const sqz_analysis *a, const char *title) {
     fprintf(f, "- Baseline: %s", a->baseline >= 0 ? r->variants[a->baseline].name : "(none)");
     if (s.baseline_note[0])
         fprintf(f, " — %s", s.baseline_note);
-    fprintf(f, "\n- sqz %s; CPU features: %s\n", s.sqz_version, s.cpu_features);
+    fprintf(f, "\n- sqz %s; machine: %s\n", s.sqz_version, s.cpu_features);
     if (a->price_per_hour > 0)
         fprintf(f, "- Price per hour: %g\n", a->price_per_hour);
     fprintf(f, "- Success test: keeps ≥ %.0f %% of baseline quality while ≥ %.0f× faster or smaller\n\n",

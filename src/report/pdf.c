@@ -396,7 +396,7 @@ static void page_title_setup(cairo_t *cr, const sqz_analysis *a, const char *tit
     snprintf(line, sizeof line, "Baseline: %s%s%s", a->baseline >= 0 ? r->variants[a->baseline].name : "(none)",
              s.baseline_note[0] ? " — " : "", s.baseline_note);
     text_at(cr, MARGIN, y, line, 10, 0, 0, 0, 0), y += 16;
-    snprintf(line, sizeof line, "Machine CPU features: %s", s.cpu_features);
+    snprintf(line, sizeof line, "Machine: %s", s.cpu_features);
     text_at(cr, MARGIN, y, line, 10, 0, 0, 0, 0), y += 16;
     snprintf(line, sizeof line, "%d variants, %d finished runs. Success test: >= 95 %% of baseline "
              "quality while >= 2x faster or smaller.", r->n_variants, r->n_runs);

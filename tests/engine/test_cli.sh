@@ -17,6 +17,18 @@ expect_err() { # name exit-code needle command...
     if [ $rc -eq "$code" ] && [[ "$out" == *"$needle"* ]]; then ok; else bad "$name: rc $rc, stderr '$out'"; fi
 }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+
+# OpenBLAS's kernels: without OPENBLAS_CORETYPE in the environment, sqz runs with a core type that
+# uses what this CPU has (an OpenBLAS older than the CPU falls back to SSE3 kernels by itself; sqz
+# re-executes itself with the variable set). `sqz --version` prints the machine it computes on.
+machine=$(env -u OPENBLAS_CORETYPE $SQZ --version | sed -n 's/^machine: //p')
+core=${machine##*openblas }
+case " ${machine%%;*} " in
+*" avx512f "*" avx512dq "*) [[ $core =~ ^(SkylakeX|Cooperlake|SapphireRapids)$ ]] && ok || bad "AVX-512 CPU, OpenBLAS core '$core' ($machine)" ;;
+*" avx2 "*) [[ $core =~ ^(Haswell|Zen|Skylake|SkylakeX|Cooperlake|SapphireRapids)$ ]] && ok || bad "AVX2 CPU, OpenBLAS core '$core' ($machine)" ;;
+*) ok ;;
+esac
+expect "OPENBLAS_CORETYPE is respected" "Haswell" "$(OPENBLAS_CORETYPE=Haswell $SQZ --version | sed -n 's/^machine: .*openblas //p')"
 G=$R/aidreams260K-gguf/aidreams260K.gguf
 
 # generate: greedy text continuation and ids (llama2.c's 32 tokens for "Once upon a time").
