@@ -85,7 +85,7 @@ typedef struct {
 static void print_results(const char *fmt, const char *name, const sqz_model *m, int threads, const result *r, int nr,
                           double probe, const mem_info *mem) {
     const sqz_model_file *f = sqz_model_get_file(m);
-    double mib = (double)sqz_model_file_nbytes(f) / (1024.0 * 1024.0), mparams = (double)sqz_model_file_n_params(f) / 1e6;
+    double mib = (double)sqz_model_file_nbytes(f) / (1024.0 * 1024.0), mparams = (double)sqz_model_n_params(m) / 1e6;
     if (!strcmp(fmt, "csv")) {
         printf("model,size_mib,params_m,backend,threads,test,t_s_mean,t_s_sd,weight_gbps,probe_gbps,peak_rss_mib,kv_mib\n");
         for (int i = 0; i < nr; i++)

@@ -43,6 +43,10 @@ const sqz_model_config *sqz_model_get_config(const sqz_model *m);
 const sqz_model_file *sqz_model_get_file(const sqz_model *m);
 // Bytes of weights read to generate one token (all linear layers + lm_head + one embedding row).
 size_t sqz_model_weight_bytes(const sqz_model *m);
+// The model's parameters as the architecture counts them (embeddings, every linear's weights and
+// biases, norms; a tied lm_head once), whatever the storage: packed int4 or a 2:4 layout count every
+// weight of the matrix they hold (pruned ones included). Structured pruning gives smaller shapes.
+int64_t sqz_model_n_params(const sqz_model *m);
 // Bytes the engine allocated for transformed weights (0 when everything is used from the mapping).
 size_t sqz_model_owned_bytes(const sqz_model *m);
 // The model's tokenizer (GGUF tokenizer.ggml.* keys, or the HF directory's tokenizer.json), or NULL

@@ -410,6 +410,26 @@ sqz_status sqz_parse_ids(const char *s, int32_t **ids, int64_t *n) {
 }
 
 
+// Parameters of one linear: weights plus bias (0 for an absent one, e.g. wqkv in a Llama).
+static int64_t linear_params(const sqz_linear *l) { return l->n_out * l->n_in + (l->b ? l->n_out : 0); }
+
+int64_t sqz_model_n_params(const sqz_model *m) {
+    const sqz_model_config *c = &m->cfg;
+    bool tied = m->lm_head.w == m->tok_embd->data && !m->lm_head.impl;
+    int64_t norm = c->n_embd * (m->out_norm_b ? 2 : 1); // one norm's weight (+ bias for LayerNorm)
+    int64_t n = c->n_vocab * c->n_embd + (tied ? 0 : linear_params(&m->lm_head)) + norm;
+    if (m->pos_embd)
+        n += c->n_ctx_train * c->n_embd;
+    for (int64_t i = 0; i < c->n_layer; i++) {
+        const sqz_layer *L = &m->layers[i];
+        const sqz_linear *ls[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->wqkv, &L->w_gate, &L->w_up, &L->w_down};
+        for (size_t k = 0; k < sizeof ls / sizeof *ls; k++)
+            n += linear_params(ls[k]);
+        n += 2 * norm;
+    }
+    return n;
+}
+
 size_t sqz_model_weight_bytes(const sqz_model *m) {
     size_t total = sqz_linear_bytes(&m->lm_head) + sqz_type_row_size(m->tok_embd->type, m->cfg.n_embd);
     for (int64_t i = 0; i < m->cfg.n_layer; i++) {

@@ -173,7 +173,7 @@ static sqz_status open_model(const sqz_eval_opts *o, eval_run *r, sqz_eval_resul
     out->load_s = sqz_time_now() - t0;
     const sqz_model_file *mf = sqz_model_get_file(r->model);
     out->bits_per_weight = bits_per_weight(mf);
-    out->n_params = sqz_model_file_n_params(mf);
+    out->n_params = sqz_model_n_params(r->model);
     out->model_path = strdup(path);
     SQZ_TRY(path_sha256(sqz_model_file_path(mf), out->model_sha256, &out->bytes_on_disk));
     read_manifest(o->model, r, out);

@@ -98,6 +98,12 @@ static void check_variant(const char *sqz, const char *recipe, const char *layou
     size_t n = fm ? (size_t)(N_IDS * sqz_model_get_config(fm)->n_vocab) : 0;
     if (fm && em)
         check_layout(fm, em, recipe, layout);
+    sqz_model *src = NULL; // packed codes count as the weights they hold
+    CHECK_OK(sqz_model_load(&src, GQA_HF, NULL));
+    if (fm && src)
+        CHECK_MSG(sqz_model_n_params(fm) == sqz_model_n_params(src), "%s: %lld parameters, the source has %lld", recipe,
+                  (long long)sqz_model_n_params(fm), (long long)sqz_model_n_params(src));
+    sqz_model_free(src);
     double de = fast && exact ? max_diff(fast, exact, n) : INFINITY;
     double db = fast && step ? max_diff(fast, step, n) : INFINITY;
     CHECK_MSG(de <= TOL_EXACT, "%s: grouped int vs exact max|dlogit| %.3g", recipe, de);
