@@ -189,6 +189,8 @@ sqz_status sqz_sparse_nm_encode(const float *w, int64_t n_out, int64_t n_in, sqz
 void sqz_sparse_nm_free(sqz_sparse_nm *s);
 // Decode into out[n_out][n_in] (dense, zeros where pruned).
 void sqz_sparse_nm_decode(const sqz_sparse_nm *s, float *out);
+// F16 values only: the dense row-major [n_out][n_in] fp16 bit patterns (zeros where pruned).
+void sqz_sparse_nm_decode_f16(const sqz_sparse_nm *s, uint16_t *out);
 // Bytes of the stored tensor (values + metadata + scales).
 size_t sqz_sparse_nm_nbytes(const sqz_sparse_nm *s);
 // Bytes the same values take dense (F16: 2·n; int8: n + scales; int4: n/2 + scales).

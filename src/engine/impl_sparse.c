@@ -3,7 +3,7 @@
 //  - N:M compressed F16: <base>.sp_values F16 [n_out][n_in/2], <base>.sp_meta U8 [n_out][n_in/8],
 //    the pattern (2:4 or 4:8) in config.json sparsity_config.layers[<base>].storage. Run through
 //    sqz_linear_impl: one token → the 2:4 GEMV kernel (sqz_sp_gemv_f16_best; 4:8 its reference);
-//    several tokens (prefill) → tiles of rows decoded to F32 once and dotted with every token.
+//    several tokens (prefill) → tiles of rows decoded to dense F16 once and run by the F16 GEMM.
 //  - CSR: <base>.csr_row_ptr I32 [n_out+1], .csr_col I16 [nnz] (uint16 bit patterns), .csr_val F16
 //    [nnz]: smaller on disk only; decoded at load into a dense F16 linear.
 #include <jansson.h>
@@ -18,7 +18,7 @@
 typedef struct sp_data {
     sqz_sparse_nm nm;
     sqz_sp_gemv_f_fn gemv;
-    const sqz_kernel *f32; // dot of a decoded row (prefill)
+    sqz_gemm_fn gemm_f16; // GEMM of a tile of rows decoded to dense F16 (prefill)
 } sp_data;
 
 #define SP_TILE 16 // rows decoded at once for prefill
@@ -39,23 +39,24 @@ static sqz_sparse_nm row_view(const sqz_sparse_nm *s, int64_t r0, int64_t n) {
     return v;
 }
 
+// Decoding: the sparse GEMV per token. Prefill: tiles of SP_TILE rows decoded to dense F16 (the stored
+// values, zeros between them) and run by the F16 GEMM against every token.
 static void sp_rows(const sqz_linear *l, const void *xa, size_t act_row, float *y, int64_t n, int64_t r0, int64_t r1) {
     const sp_data *d = l->data;
     const float *x = xa;
     (void)act_row;
-    float *tile = n >= 4 ? malloc((size_t)(SP_TILE * l->n_in) * sizeof *tile) : NULL;
+    uint16_t *tile = n >= 4 && d->gemm_f16 ? malloc((size_t)(SP_TILE * l->n_in) * sizeof *tile) : NULL;
     if (!tile) { // decode (or no memory for a tile): the sparse GEMV per token
         for (int64_t t = 0; t < n; t++)
             d->gemv(&d->nm, x + t * l->n_in, y + t * l->n_out, r0, r1);
         return;
     }
+    size_t row_bytes = (size_t)l->n_in * sizeof *tile;
     for (int64_t t0 = r0; t0 < r1; t0 += SP_TILE) {
         int64_t k = r1 - t0 < SP_TILE ? r1 - t0 : SP_TILE;
         sqz_sparse_nm v = row_view(&d->nm, t0, k);
-        sqz_sparse_nm_decode(&v, tile);
-        for (int64_t t = 0; t < n; t++)
-            for (int64_t o = 0; o < k; o++)
-                d->f32->dot(l->n_in, (const uint8_t *)(tile + o * l->n_in), x + t * l->n_in, &y[t * l->n_out + t0 + o]);
+        sqz_sparse_nm_decode_f16(&v, tile);
+        d->gemm_f16(l->n_in, tile, row_bytes, 0, k, x, (size_t)l->n_in * sizeof(float), n, y + t0, l->n_out);
     }
     free(tile);
 }
@@ -164,7 +165,8 @@ static sqz_status load_nm(sqz_model *m, sqz_linear *l, const char *weight_name, 
     d->nm = (sqz_sparse_nm){.n_out = n_out, .n_in = n_in, .n = nm.n, .m = nm.m, .vt = SQZ_SP_F16,
                             .values_row = (size_t)n_in, .meta_row = (size_t)n_in / 8, .values = values, .meta = meta};
     d->gemv = nm.m == 4 ? sqz_sp_gemv_f16_best() : sqz_sp_gemv_f16_ref;
-    d->f32 = sqz_kernel_for(SQZ_TYPE_F32);
+    const sqz_kernel *f16 = sqz_kernel_for(SQZ_TYPE_F16);
+    d->gemm_f16 = f16 && f16->act == SQZ_ACT_F32 ? f16->gemm : NULL;
     *l = (sqz_linear){.name = name, .type = SQZ_TYPE_F16, .n_out = n_out, .n_in = n_in,
                       .impl = nm.m == 4 ? &sp_impl_24 : &sp_impl_48, .data = d};
     *owned = blk, *bytes = vb + mb;

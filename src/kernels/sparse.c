@@ -230,6 +230,21 @@ void sqz_sparse_nm_decode(const sqz_sparse_nm *s, float *out) {
     free(cols);
 }
 
+void sqz_sparse_nm_decode_f16(const sqz_sparse_nm *s, uint16_t *out) {
+    memset(out, 0, (size_t)(s->n_out * s->n_in) * sizeof *out);
+    int64_t half = s->n_in / 2;
+    int32_t *cols = s->vt == SQZ_SP_F16 ? malloc((size_t)half * 2 * sizeof *cols) : NULL;
+    if (!cols) // not F16 values, or no memory: zeros (decode has no error path)
+        return;
+    int32_t *codes = cols + half;
+    for (int64_t r = 0; r < s->n_out; r++) {
+        row_entries(s, r, cols, codes);
+        for (int64_t e = 0; e < half; e++)
+            out[r * s->n_in + cols[e]] = (uint16_t)codes[e];
+    }
+    free(cols);
+}
+
 size_t sqz_sparse_nm_nbytes(const sqz_sparse_nm *s) {
     size_t scales = s->scales ? (size_t)(s->n_in / s->group) * 2 : 0;
     return (size_t)s->n_out * (s->values_row + s->meta_row + scales);
