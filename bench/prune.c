@@ -222,7 +222,7 @@ int main(int argc, char **argv) {
         weights += SHAPES[li][0] * SHAPES[li][1] * blocks;
     printf("TinyLlama-1.1B block shapes x %d blocks (%.1f M weights), %d thread(s), kernels: %s%s\n", blocks,
            (double)weights / 1e6, threads, sqz_kernels_isa_name(),
-           proto.spf == sqz_sp_gemv_f16_ref ? " (sparse: ref)" : " (sparse: avx2)");
+           proto.spf == sqz_sp_gemv_f16_ref ? " (sparse: ref)" : proto.spf == sqz_sp_gemv_f16_avx512 ? " (sparse f16: avx512)" : " (sparse: avx2)");
     printf("%-9s %10s %9s %10s %10s %8s\n", "format", "MB/pass", "bits/w", "best ms", "median ms", "GB/s");
     // Formats are interleaved round by round so that load changes on a shared machine hit all alike.
     double best[N_FMT], *times[N_FMT];

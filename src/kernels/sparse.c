@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "kernels/qgroup.h"
+#include "kernels/kernels.h"
 #include "kernels/sparse.h"
 
 // ---- shared helpers -----------------------------------------------------------------------------
@@ -461,17 +462,22 @@ void sqz_dq_gemv_avx2(const sqz_dense_q *w, const int8_t *xq, const float *xd, f
 
 // ---- dispatch -----------------------------------------------------------------------------------
 
-static bool have_avx2(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-#else
-    return false;
-#endif
+// The tiers of the dispatcher (kernels.h: CPUID, SQZ_ISA): AVX-512 has its own 2:4 F16 GEMV; the int
+// kernels are AVX2 on both SIMD tiers.
+static bool have_avx2(void) { return sqz_kernels_isa() >= SQZ_ISA_AVX2; }
+
+sqz_sp_gemv_f_fn sqz_sp_gemv_f16_best(void) {
+    return sqz_kernels_isa() == SQZ_ISA_AVX512 ? sqz_sp_gemv_f16_avx512 : have_avx2() ? sqz_sp_gemv_f16_avx2 : sqz_sp_gemv_f16_ref;
+}
+sqz_sp_gemv_q_fn sqz_sp_gemv_q_best(void) { return have_avx2() ? sqz_sp_gemv_q_avx2 : sqz_sp_gemv_q_ref; }
+static void dq_gemv_avx512(const sqz_dense_q *w, const int8_t *xq, const float *xd, float *y, int64_t r0, int64_t r1) {
+    dq_gemv(w, xq, xd, y, r0, r1, sqz_qgroup_gemm_avx512);
 }
 
-sqz_sp_gemv_f_fn sqz_sp_gemv_f16_best(void) { return have_avx2() ? sqz_sp_gemv_f16_avx2 : sqz_sp_gemv_f16_ref; }
-sqz_sp_gemv_q_fn sqz_sp_gemv_q_best(void) { return have_avx2() ? sqz_sp_gemv_q_avx2 : sqz_sp_gemv_q_ref; }
-sqz_dq_gemv_fn sqz_dq_gemv_best(void) { return have_avx2() ? sqz_dq_gemv_avx2 : sqz_dq_gemv_ref; }
+// Dense int: the grouped-int GEMM of the best tier.
+sqz_dq_gemv_fn sqz_dq_gemv_best(void) {
+    return sqz_kernels_isa() == SQZ_ISA_AVX512 ? dq_gemv_avx512 : have_avx2() ? sqz_dq_gemv_avx2 : sqz_dq_gemv_ref;
+}
 void (*sqz_sp_quant_x_best(void))(const float *, int64_t, int8_t *, float *) {
     return have_avx2() ? sqz_sp_quant_x_avx2 : sqz_sp_quant_x_ref;
 }

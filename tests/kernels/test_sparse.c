@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "harness.h"
+#include "kernels/kernels.h"
 #include "kernels/sparse.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
@@ -153,6 +154,18 @@ static void test_kernels(int n, int m, sqz_sp_values vt, int64_t n_out, int64_t 
             md = fmax(md, fabs((double)y1[r] - y0[r]));
         printf("  %d:%d %s: avx2 vs ref max diff %.3g\n", n, m, vn, md);
         CHECK(md <= 1e-5 * maxy + 1e-5);
+        if (vt == SQZ_SP_F16 && sqz_isa_supported(SQZ_ISA_AVX512)) {
+            for (int64_t r = 0; r < n_out; r++)
+                y1[r] = NAN;
+            int64_t mid = n_out / 3 + 1; // two row ranges, as two threads split them
+            sqz_sp_gemv_f16_avx512(s, xin, y1, 0, mid);
+            sqz_sp_gemv_f16_avx512(s, xin, y1, mid, n_out);
+            md = 0;
+            for (int64_t r = 0; r < n_out; r++)
+                md = isnan(y1[r]) ? INFINITY : fmax(md, fabs((double)y1[r] - y0[r]));
+            printf("  %d:%d %s: avx512 vs ref max diff %.3g\n", n, m, vn, md);
+            CHECK(md <= 1e-5 * maxy + 1e-5);
+        }
     } else {
         printf("  (no AVX2 on this CPU: SIMD kernels not tested)\n");
     }
