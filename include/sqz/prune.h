@@ -178,6 +178,8 @@ typedef struct sqz_sparse_nm {
     uint8_t *values;      // [n_out][values_row]
     uint8_t *meta;        // [n_out][meta_row]
     uint16_t *scales;     // [n_out][n_in/group] fp16 (int types), else NULL
+    uint8_t *zeros;       // int4 only: [n_out][n_in/group] zero points 0..16, value = scale·(nibble − zero);
+                          // NULL: symmetric, zero 8 (nibble = code + 8)
 } sqz_sparse_nm;
 
 // Encode W [n_out][n_in] (which must already satisfy the N:M pattern: at most n nonzeros in every
@@ -186,6 +188,14 @@ typedef struct sqz_sparse_nm {
 // the kept values, code = round(w/scale) clamped (qmax 127 or 7). Errors name the violating row.
 sqz_status sqz_sparse_nm_encode(const float *w, int64_t n_out, int64_t n_in, sqz_nm nm, sqz_sp_values vt, int group,
                                 sqz_sparse_nm **out);
+// Encode int4 weights given as GPTQ-form codes — codes [n_out][n_in] (0..15), scales and zero points per
+// (group, row) laid out [n_groups][n_out] (as sqz_qweight: scales fp16-representable, zeros 0..16),
+// groups of n_in/n_groups contiguous columns — into an N:M int4 tensor with zero points holding the
+// same weights exactly. A weight counts as pruned when its code equals its group's zero point (its
+// value is 0); every group of m columns must have at most n others. Errors: a group of columns that
+// is not a multiple of 64, a code or zero out of range, a group of m with too many nonzero weights.
+sqz_status sqz_sparse_nm_encode_int4(const uint8_t *codes, const float *scales, const int32_t *zeros, int64_t n_out,
+                                     int64_t n_in, int64_t n_groups, sqz_nm nm, sqz_sparse_nm **out);
 void sqz_sparse_nm_free(sqz_sparse_nm *s);
 // Decode into out[n_out][n_in] (dense, zeros where pruned).
 void sqz_sparse_nm_decode(const sqz_sparse_nm *s, float *out);

@@ -413,9 +413,30 @@ static sqz_status finish_pruned(sqz_compressed *cc, int64_t l, int r, const floa
     return sqz_model_linear_set(cc->m, l, (sqz_lin_role)r, SQZ_TYPE_F16, h, s->nbytes);
 }
 
+// Whether int weights q (pruned to nm) fit the N:M int4 layout: 4-bit codes, groups of contiguous
+// columns (no act-order) a multiple of 64 wide, no AWQ input scales, and every group of m with at most
+// n codes other than the zero point (then every pruned weight is exactly 0 and the layout holds them).
+static bool int4_nm_fits(const sqz_qweight *q, sqz_nm nm) {
+    if (!q || q->bits != 4 || q->in_scales || nm.m == 0 || q->n_in % 64 || q->group % 64)
+        return false;
+    for (int64_t i = 0; i < q->n_in; i++)
+        if (q->g_idx && q->g_idx[i] != i / q->group)
+            return false;
+    for (int64_t o = 0; o < q->n_out; o++)
+        for (int64_t j = 0; j < q->n_in; j += nm.m) {
+            int nz = 0;
+            for (int k = 0; k < nm.m; k++)
+                nz += q->codes[o * q->n_in + j + k] != q->zeros[((j + k) / q->group) * q->n_out + o];
+            if (nz > nm.n)
+                return false;
+        }
+    return true;
+}
+
 // What a pruned layer is stored as and how it is computed (manifest; compress_save.c writes the
-// layouts). Only pruned F16 weights get sqz's compressed layouts; quantized pruned weights stay in
-// their dense layout with zeros, low-rank weights as the dense product.
+// layouts). Pruned F16 weights and pruned int4 weights (2:4 or 4:8 with group-of-64 scales) get sqz's
+// compressed layouts; other quantized pruned weights stay in their dense layout with zeros, low-rank
+// weights as the dense product.
 static sqz_status record_sparse(sqz_compressed *cc, int64_t l, int r, int64_t rank) {
     lin_store *s = &cc->store[LIN(cc, l, r)];
     sqz_compress_layer *st = &cc->stats[LIN(cc, l, r)];
@@ -428,6 +449,15 @@ static sqz_status record_sparse(sqz_compressed *cc, int64_t l, int r, int64_t ra
     if (rank > 0) {
         s->sp.storage = SQZ_SP_STORE_DENSE, s->sp.nm = (sqz_nm){0, 0};
         st->storage = "dense A·B product (factors not stored: no bytes saved; the engine has no two-factor layout)";
+    } else if (s->qw && int4_nm_fits(s->qw, s->sp.nm)) {
+        s->sp.storage = SQZ_SP_STORE_NM;
+        const sqz_qweight *q = s->qw;
+        s->sp.nbytes = (size_t)q->n_out * ((size_t)q->n_in / 4 + (size_t)q->n_in / 8 + (size_t)q->n_groups * 3);
+        st->storage = s->sp.nm.m == 4 ? "2:4 compressed (int4 values + 2-bit indices; fp16 scale, zero point per group)"
+                                      : "4:8 compressed (int4 values + 8-bit group masks; fp16 scale, zero point per group)";
+        st->compute = s->sp.nm.m == 4 ? "sparse: 2:4 int4 GEMV kernel (int8 activations per 64 columns)"
+                                      : "sparse: 4:8 int4 reference kernel";
+        st->bpw = 8.0 * (double)s->sp.nbytes / (double)(st->n_out * st->n_in);
     } else if (s->type != SQZ_TYPE_F16 || s->step) {
         s->sp.storage = SQZ_SP_STORE_DENSE;
         st->storage = "dense with zeros: sparsity simulated (quantized layouts have no sparse form; no bytes or time "

@@ -358,11 +358,60 @@ static bool is_sparse(const lin_store *s) {
            (s->sp.storage == SQZ_SP_STORE_NM || s->sp.storage == SQZ_SP_STORE_CSR);
 }
 
+// Pruned int4 weights in the N:M int4 layout (compress.c record_sparse decided it fits).
+static bool is_sparse_int4(const lin_store *s) { return s->prune && s->qw && s->sp.storage == SQZ_SP_STORE_NM; }
+
 static bool any_sparse(const sqz_compressed *cc) {
     for (int64_t k = 0; k < cc->n_lin; k++)
-        if (is_sparse(&cc->store[k]))
+        if (is_sparse(&cc->store[k]) || is_sparse_int4(&cc->store[k]))
             return true;
     return false;
+}
+
+// The four tensors of an N:M int4 layer.
+static sqz_status push_nm_int4(tlist *l, const char *base, const sqz_sparse_nm *sp) {
+    char name[160];
+    int64_t ng = sp->n_in / sp->group;
+    name_of(name, sizeof name, base, ".sp_values");
+    SQZ_TRY(tl_push(l, (sqz_tensor){NULL, SQZ_TYPE_U8, 2, {sp->n_out, (int64_t)sp->values_row}, sp->values,
+                                    (size_t)sp->n_out * sp->values_row}, name));
+    name_of(name, sizeof name, base, ".sp_meta");
+    SQZ_TRY(tl_push(l, (sqz_tensor){NULL, SQZ_TYPE_U8, 2, {sp->n_out, (int64_t)sp->meta_row}, sp->meta,
+                                    (size_t)sp->n_out * sp->meta_row}, name));
+    name_of(name, sizeof name, base, ".sp_scales");
+    SQZ_TRY(tl_push(l, (sqz_tensor){NULL, SQZ_TYPE_F16, 2, {sp->n_out, ng}, sp->scales, (size_t)(sp->n_out * ng) * 2},
+                    name));
+    name_of(name, sizeof name, base, ".sp_zeros");
+    return tl_push(l, (sqz_tensor){NULL, SQZ_TYPE_U8, 2, {sp->n_out, ng}, sp->zeros, (size_t)(sp->n_out * ng)}, name);
+}
+
+// Pruned int4 layer k (HF base name `base`) in the N:M int4 layout, rows in HF order.
+static sqz_status add_sparse_int4(const sqz_compressed *cc, tlist *l, int64_t k, const char *base) {
+    const sqz_model_config *cfg = sqz_model_get_config(cc->m);
+    const lin_store *s = &cc->store[k];
+    const sqz_qweight *q = s->qw;
+    sqz_lin_role r = cc->stats[k].role;
+    bool perm = cfg->arch == SQZ_ARCH_LLAMA && (r == SQZ_LIN_Q || r == SQZ_LIN_K);
+    sqz_qweight *u = perm ? unpermute(q, r == SQZ_LIN_Q ? cfg->n_head : cfg->n_head_kv) : NULL;
+    SQZ_FAIL_IF(perm && !u, SQZ_ERR_NOMEM, "out of memory");
+    const sqz_qweight *src = u ? u : q;
+    sqz_sparse_nm *sp = NULL, **g = realloc(l->nms, (size_t)(l->n_nms + 1) * sizeof *g);
+    sqz_status e = g ? sqz_sparse_nm_encode_int4(src->codes, src->scales, src->zeros, src->n_out, src->n_in,
+                                                 src->n_groups, s->sp.nm, &sp)
+                     : sqz_error(SQZ_ERR_NOMEM, "out of memory");
+    sqz_qweight_free(u);
+    if (g)
+        l->nms = g;
+    if (e == SQZ_OK)
+        l->nms[l->n_nms++] = sp, e = push_nm_int4(l, base, sp);
+    SQZ_TRY_CTX(e, "%s: ", cc->stats[k].name);
+    json_t *o = json_object();
+    json_object_set_new(o, "storage", json_string(s->sp.nm.m == 4 ? "2:4" : "4:8"));
+    json_object_set_new(o, "values", json_string("int4"));
+    json_object_set_new(o, "group", json_integer(sp->group));
+    json_object_set_new(o, "sparsity", json_real(s->sp.sparsity));
+    json_object_set_new(l->sparse_layers, base, o);
+    return SQZ_OK;
 }
 
 static sqz_status push_nm(tlist *l, const char *base, sqz_sparse_nm *sp) {
@@ -438,7 +487,8 @@ static json_t *sparsity_config(json_t *layers) {
     json_object_set_new(o, "format", json_string("sqz-sparse"));
     json_object_set_new(o, "version", json_integer(1));
     json_object_set_new(o, "note", json_string("pruned linears in sqz's own layouts (<base>.sp_values/.sp_meta: N:M "
-                                               "compressed; <base>.csr_row_ptr/.csr_col/.csr_val: CSR); only sqz "
+                                               "compressed, with .sp_scales/.sp_zeros for int4 values; "
+                                               "<base>.csr_row_ptr/.csr_col/.csr_val: CSR); only sqz "
                                                "loads them (docs/prune.md). model.gguf holds the same weights dense."));
     json_object_set_new(o, "layers", json_incref(layers));
     return o;
@@ -493,7 +543,9 @@ static sqz_status pack_hf(const sqz_compressed *cc, const char *hf_dir) {
         char base[160];
         if (k >= 0)
             snprintf(base, sizeof base, "%.*s", (int)(strlen(t->name) - 7), t->name);
-        if (k >= 0 && packable(cc->store[k].qw))
+        if (k >= 0 && is_sparse_int4(&cc->store[k]))
+            e = add_sparse_int4(cc, &l, k, base);
+        else if (k >= 0 && packable(cc->store[k].qw))
             e = add_packed(cc, &l, k, base, fmt);
         else if (k >= 0 && is_sparse(&cc->store[k]))
             e = add_sparse(cc, &l, k, base, t);

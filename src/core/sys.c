@@ -69,6 +69,7 @@ static void detect_cpu_features(void) {
         {"avx512dq", avx512_os && ((b7 >> 17) & 1)},
         {"avx512bw", avx512_os && ((b7 >> 30) & 1)},
         {"avx512vl", avx512_os && ((b7 >> 31) & 1)},
+        {"avx512vbmi", avx512_os && ((c7 >> 1) & 1)},
         {"avx512vnni", avx512_os && ((c7 >> 11) & 1)},
         {"avx512bf16", avx512_os && ((a71 >> 5) & 1)},
     };

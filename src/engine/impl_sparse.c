@@ -4,6 +4,9 @@
 //    the pattern (2:4 or 4:8) in config.json sparsity_config.layers[<base>].storage. Run through
 //    sqz_linear_impl: one token → the 2:4 GEMV kernel (sqz_sp_gemv_f16_best; 4:8 its reference);
 //    several tokens (prefill) → tiles of rows decoded to dense F16 once and run by the F16 GEMM.
+//  - N:M compressed int4 with zero points (a pruned GPTQ/RTN layer): <base>.sp_values U8 [n_out][n_in/4],
+//    .sp_meta, .sp_scales F16 and .sp_zeros U8 [n_out][n_groups]; "values": "int4" in its layers entry.
+//    The int8-activation GEMV of kernels/sparse.h for decoding and (tile by tile) for prefill.
 //  - CSR: <base>.csr_row_ptr I32 [n_out+1], .csr_col I16 [nnz] (uint16 bit patterns), .csr_val F16
 //    [nnz]: smaller on disk only; decoded at load into a dense F16 linear.
 #include <jansson.h>
@@ -113,8 +116,9 @@ static sqz_status get(const sqz_model *m, const char *base, const char *suffix, 
     return SQZ_OK;
 }
 
-// N:M of layer `base` from <dir>/config.json sparsity_config.layers.
-static sqz_status read_pattern(const sqz_model *m, const char *base, sqz_nm *nm) {
+// N:M of layer `base` from <dir>/config.json sparsity_config.layers, and whether its values are int4
+// ("values": "int4"; F16 otherwise).
+static sqz_status read_pattern(const sqz_model *m, const char *base, sqz_nm *nm, bool *int4) {
     char path[4096];
     int n = snprintf(path, sizeof path, "%s/config.json", sqz_model_file_path(m->file));
     SQZ_FAIL_IF(n < 0 || (size_t)n >= sizeof path, SQZ_ERR_ARG, "path too long: %s", sqz_model_file_path(m->file));
@@ -133,16 +137,118 @@ static sqz_status read_pattern(const sqz_model *m, const char *base, sqz_nm *nm)
                       base);
     else
         *nm = !strcmp(st, "2:4") ? (sqz_nm){2, 4} : (sqz_nm){4, 8};
+    const char *vals = json_string_value(json_object_get(json_object_get(json_object_get(sc, "layers"), base), "values"));
+    *int4 = vals && !strcmp(vals, "int4");
+    if (e == SQZ_OK && vals && !*int4 && strcmp(vals, "f16") != 0)
+        e = sqz_error(SQZ_ERR_FORMAT, "%s: sparsity_config.layers[\"%s\"].values \"%s\" is not \"f16\" or \"int4\"", path,
+                      base, vals);
     json_decref(cfg);
     return e;
+}
+
+// ---- N:M int4 ---------------------------------------------------------------------------------------
+// <base>.sp_values U8 [n_out][n_in/4] (kept int4 nibbles), .sp_meta U8 [n_out][n_in/8], .sp_scales F16 and
+// .sp_zeros U8 [n_out][n_groups]: the weights scale·(nibble − zero) of a pruned GPTQ/RTN layer. Activations
+// are quantized to int8 per 64 columns (kernels/sparse.h) once per token; decoding and prefill run the
+// int GEMV of the best tier, prefill over tiles of SP_TILE rows so a tile's weights stay in cache while
+// every token passes.
+typedef struct sp_int4 {
+    sqz_sparse_nm nm;
+    sqz_sp_gemv_q_fn gemv;
+    void (*quant)(const float *, int64_t, int8_t *, float *);
+} sp_int4;
+
+static size_t q4_act_row(const sqz_linear *l) { return (size_t)l->n_in + (size_t)(l->n_in / 64) * sizeof(float); }
+
+static void q4_prep(const sqz_linear *l, const float *x, void *xa) {
+    const sp_int4 *d = l->data;
+    d->quant(x, l->n_in, (int8_t *)xa + (l->n_in / 64) * sizeof(float), xa);
+}
+
+static void q4_rows(const sqz_linear *l, const void *xa, size_t act_row, float *y, int64_t n, int64_t r0, int64_t r1) {
+    const sp_int4 *d = l->data;
+    for (int64_t t0 = r0; t0 < r1; t0 += SP_TILE) {
+        int64_t t1 = r1 - t0 < SP_TILE ? r1 : t0 + SP_TILE;
+        for (int64_t t = 0; t < n; t++) {
+            const uint8_t *a = (const uint8_t *)xa + (size_t)t * act_row; // xd floats, then the int8 values
+            d->gemv(&d->nm, (const int8_t *)(a + (l->n_in / 64) * sizeof(float)), (const float *)a, y + t * l->n_out,
+                    n == 1 ? r0 : t0, n == 1 ? r1 : t1);
+        }
+        if (n == 1)
+            break;
+    }
+}
+
+static void q4_row_to_float(const sqz_linear *l, int64_t o, float *out) {
+    const sp_int4 *d = l->data;
+    sqz_sparse_nm v = row_view(&d->nm, o, 1);
+    v.scales = d->nm.scales + o * (d->nm.n_in / d->nm.group);
+    v.zeros = d->nm.zeros + o * (d->nm.n_in / d->nm.group);
+    sqz_sparse_nm_decode(&v, out);
+}
+
+static size_t q4_bytes(const sqz_linear *l) { return sqz_sparse_nm_nbytes(&((const sp_int4 *)l->data)->nm); }
+
+static const sqz_linear_impl sp_impl_q4_24 = {"2:4 int4 sparse", q4_act_row, q4_prep, q4_rows, q4_row_to_float, q4_bytes};
+static const sqz_linear_impl sp_impl_q4_48 = {"4:8 int4 sparse", q4_act_row, q4_prep, q4_rows, q4_row_to_float, q4_bytes};
+
+static sqz_status load_nm_int4(sqz_model *m, sqz_linear *l, const char *weight_name, const char *base, sqz_nm nm,
+                               int64_t n_out, int64_t n_in, void **owned, size_t *bytes) {
+    char name[300];
+    snprintf(name, sizeof name, "%s.sp_scales", base);
+    const sqz_tensor *ts = sqz_model_file_find(m->file, name), *tv, *tm, *tz;
+    SQZ_FAIL_IF(!ts || ts->n_dims != 2 || ts->shape[0] != n_out || ts->shape[1] < 1 || n_in % ts->shape[1] ||
+                    (n_in / ts->shape[1]) % 64,
+                SQZ_ERR_FORMAT, "'%s': missing, or not [%lld][groups of a multiple of 64 columns]", name, (long long)n_out);
+    int64_t ng = ts->shape[1];
+    SQZ_TRY(get(m, base, ".sp_scales", SQZ_TYPE_F16, n_out, ng, &ts));
+    SQZ_TRY(get(m, base, ".sp_zeros", SQZ_TYPE_U8, n_out, ng, &tz));
+    SQZ_TRY(get(m, base, ".sp_values", SQZ_TYPE_U8, n_out, n_in / 4, &tv));
+    SQZ_TRY(get(m, base, ".sp_meta", SQZ_TYPE_U8, n_out, n_in / 8, &tm));
+    size_t vb = (size_t)(n_out * n_in / 4), mb = (size_t)(n_out * n_in / 8), sb = (size_t)(n_out * ng) * 2;
+    size_t zb = (size_t)(n_out * ng), nl = strlen(weight_name) + 1;
+    size_t head = (sizeof(sp_int4) + 63) & ~(size_t)63, vbp = (vb + 63) & ~(size_t)63, mbp = (mb + 63) & ~(size_t)63;
+    uint8_t *blk = aligned_alloc(64, (head + vbp + mbp + sb + zb + nl + 63) & ~(size_t)63);
+    SQZ_FAIL_IF(!blk, SQZ_ERR_NOMEM, "out of memory loading '%s'", base);
+    sp_int4 *d = (sp_int4 *)blk;
+    uint8_t *values = blk + head, *meta = values + vbp, *scales = meta + mbp, *zeros = scales + sb;
+    char *nm_name = (char *)zeros + zb;
+    memcpy(values, tv->data, vb), memcpy(meta, tm->data, mb), memcpy(scales, ts->data, sb), memcpy(zeros, tz->data, zb);
+    memcpy(nm_name, weight_name, nl);
+    for (size_t i = 0; i < zb; i++)
+        if (zeros[i] > 16) {
+            unsigned z = zeros[i];
+            free(blk);
+            return sqz_error(SQZ_ERR_FORMAT, "'%s.sp_zeros': zero point %u at %zu is outside 0..16", base, z, i);
+        }
+    for (size_t i = 0; nm.m == 8 && i < mb; i++)
+        if (__builtin_popcount(meta[i]) != 4) {
+            int bits = __builtin_popcount(meta[i]);
+            free(blk);
+            return sqz_error(SQZ_ERR_FORMAT, "'%s.sp_meta': group %zu has %d kept columns, 4:8 needs 4", base, i, bits);
+        }
+    d->nm = (sqz_sparse_nm){.n_out = n_out, .n_in = n_in, .n = nm.n, .m = nm.m, .vt = SQZ_SP_I4, .group = (int)(n_in / ng),
+                            .values_row = (size_t)n_in / 4, .meta_row = (size_t)n_in / 8, .values = values, .meta = meta,
+                            .scales = (uint16_t *)scales, .zeros = zeros};
+    d->gemv = nm.m == 4 ? sqz_sp_gemv_q_best() : sqz_sp_gemv_q_ref;
+    d->quant = sqz_sp_quant_x_best();
+    *l = (sqz_linear){.name = nm_name, .type = SQZ_TYPE_F32, .n_out = n_out, .n_in = n_in, .exact = m->opts.exact,
+                      .impl = nm.m == 4 ? &sp_impl_q4_24 : &sp_impl_q4_48, .data = d};
+    if (q4_act_row(l) > m->max_act_row)
+        m->max_act_row = q4_act_row(l);
+    *owned = blk, *bytes = vb + mb + sb + zb;
+    return SQZ_OK;
 }
 
 static sqz_status load_nm(sqz_model *m, sqz_linear *l, const char *weight_name, const char *base, int64_t n_out,
                           int64_t n_in, void **owned, size_t *bytes) {
     sqz_nm nm = {0, 0};
-    SQZ_TRY(read_pattern(m, base, &nm));
+    bool int4 = false;
+    SQZ_TRY(read_pattern(m, base, &nm, &int4));
     SQZ_FAIL_IF(n_in % 64, SQZ_ERR_FORMAT, "'%s': N:M layout needs a width that is a multiple of 64, not %lld", base,
                 (long long)n_in);
+    if (int4)
+        return load_nm_int4(m, l, weight_name, base, nm, n_out, n_in, owned, bytes);
     const sqz_tensor *tv, *tm;
     SQZ_TRY(get(m, base, ".sp_values", SQZ_TYPE_F16, n_out, n_in / 2, &tv));
     SQZ_TRY(get(m, base, ".sp_meta", SQZ_TYPE_U8, n_out, n_in / 8, &tm));

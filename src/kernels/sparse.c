@@ -76,6 +76,8 @@ static void put_value(sqz_sparse_nm *s, uint8_t *row, int64_t k, float v, float 
     }
 }
 
+static void put_nibble(uint8_t *row, int64_t k, uint8_t nibble) { row[k / 2] |= (uint8_t)(k & 1 ? nibble << 4 : nibble); }
+
 // Value slot of the 2:4 lane-order position p of chunk c: int4 packs p and p+16 into one byte.
 static int64_t slot24(const sqz_sparse_nm *s, int64_t c, int p) {
     if (s->vt != SQZ_SP_I4)
@@ -87,7 +89,9 @@ static float row_scale(const sqz_sparse_nm *s, int64_t r, int64_t col) {
     return s->vt == SQZ_SP_F16 ? 0.0f : sqz_fp16_to_fp32(s->scales[r * (s->n_in / s->group) + col / s->group]);
 }
 
-static sqz_status encode_row(sqz_sparse_nm *s, const float *w, int64_t r) {
+// Row r of W into s. codes (int4 with zero points) non-NULL: w only marks which weights are nonzero,
+// the stored nibbles are codes[col] as they are.
+static sqz_status encode_row(sqz_sparse_nm *s, const float *w, const uint8_t *codes, int64_t r) {
     uint8_t *vrow = s->values + (size_t)r * s->values_row, *mrow = s->meta + (size_t)r * s->meta_row;
     int kept[64];
     if (s->m == 4) {
@@ -105,7 +109,10 @@ static sqz_status encode_row(sqz_sparse_nm *s, const float *w, int64_t r) {
                 int k = sqz_sp24_kept_of(s->vt, p), idx = colk[k];
                 int64_t col = c * 64 + 4 * (k / 2) + idx;
                 word |= (uint64_t)idx << sqz_sp24_meta_bit(s->vt, p);
-                put_value(s, vrow, slot24(s, c, p), w[col], row_scale(s, r, col));
+                if (codes)
+                    put_nibble(vrow, slot24(s, c, p), codes[col]);
+                else
+                    put_value(s, vrow, slot24(s, c, p), w[col], row_scale(s, r, col));
             }
             memcpy(mrow + c * 8, &word, 8); // little-endian host (x86/arm64)
         }
@@ -120,15 +127,19 @@ static sqz_status encode_row(sqz_sparse_nm *s, const float *w, int64_t r) {
         for (int t = 0; t < s->n; t++) {
             bits |= (uint8_t)(1u << kept[t]);
             int64_t col = g * s->m + kept[t];
-            put_value(s, vrow, k++, w[col], row_scale(s, r, col));
+            if (codes)
+                put_nibble(vrow, k++, codes[col]);
+            else
+                put_value(s, vrow, k++, w[col], row_scale(s, r, col));
         }
         mrow[g] = bits;
     }
     return SQZ_OK;
 }
 
-sqz_status sqz_sparse_nm_encode(const float *w, int64_t n_out, int64_t n_in, sqz_nm nm, sqz_sp_values vt, int group,
-                                sqz_sparse_nm **out) {
+// A zero-filled N:M tensor of the given shape (int4 with_zeros: with a zero-point array too).
+static sqz_status nm_alloc(int64_t n_out, int64_t n_in, sqz_nm nm, sqz_sp_values vt, int group, bool with_zeros,
+                           sqz_sparse_nm **out) {
     *out = NULL;
     SQZ_FAIL_IF(!((nm.n == 2 && nm.m == 4) || (nm.n == 4 && nm.m == 8)), SQZ_ERR_UNSUPPORTED,
                 "sparse storage: pattern %d:%d has no compressed layout (2:4 and 4:8 do)", nm.n, nm.m);
@@ -141,21 +152,70 @@ sqz_status sqz_sparse_nm_encode(const float *w, int64_t n_out, int64_t n_in, sqz
     *s = (sqz_sparse_nm){.n_out = n_out, .n_in = n_in, .n = nm.n, .m = nm.m, .vt = vt,
                          .group = vt == SQZ_SP_F16 ? 0 : group, .values_row = values_bytes(vt, n_in / 2),
                          .meta_row = (size_t)n_in / 8};
+    size_t meta = vt == SQZ_SP_F16 ? 0 : (size_t)n_out * (size_t)(n_in / group);
     s->values = calloc((size_t)n_out, s->values_row);
     s->meta = calloc((size_t)n_out, s->meta_row);
-    if (vt != SQZ_SP_F16)
-        s->scales = malloc((size_t)n_out * (size_t)(n_in / group) * sizeof *s->scales);
-    sqz_status st = (!s->values || !s->meta || (vt != SQZ_SP_F16 && !s->scales))
-                        ? sqz_error(SQZ_ERR_NOMEM, "sparse storage: out of memory for [%lld][%lld]", (long long)n_out,
-                                    (long long)n_in)
-                        : SQZ_OK;
+    s->scales = meta ? calloc(meta, sizeof *s->scales) : NULL;
+    s->zeros = with_zeros ? calloc(meta, 1) : NULL;
+    if (!s->values || !s->meta || (meta && !s->scales) || (with_zeros && !s->zeros)) {
+        sqz_sparse_nm_free(s);
+        return sqz_error(SQZ_ERR_NOMEM, "sparse storage: out of memory for [%lld][%lld]", (long long)n_out,
+                         (long long)n_in);
+    }
+    *out = s;
+    return SQZ_OK;
+}
+
+sqz_status sqz_sparse_nm_encode(const float *w, int64_t n_out, int64_t n_in, sqz_nm nm, sqz_sp_values vt, int group,
+                                sqz_sparse_nm **out) {
+    sqz_sparse_nm *s = NULL;
+    SQZ_TRY(nm_alloc(n_out, n_in, nm, vt, group, false, &s));
+    sqz_status st = SQZ_OK;
     for (int64_t r = 0; r < n_out && st == SQZ_OK; r++) {
         const float *wr = w + r * n_in;
         if (vt != SQZ_SP_F16)
             for (int64_t g = 0; g < n_in / group; g++)
                 s->scales[r * (n_in / group) + g] = group_scale(wr + g * group, group, qmax_of(vt));
-        st = encode_row(s, wr, r);
+        st = encode_row(s, wr, NULL, r);
     }
+    if (st != SQZ_OK) {
+        sqz_sparse_nm_free(s);
+        return st;
+    }
+    *out = s;
+    return SQZ_OK;
+}
+
+sqz_status sqz_sparse_nm_encode_int4(const uint8_t *codes, const float *scales, const int32_t *zeros, int64_t n_out,
+                                     int64_t n_in, int64_t n_groups, sqz_nm nm, sqz_sparse_nm **out) {
+    *out = NULL;
+    SQZ_FAIL_IF(n_groups <= 0 || n_in % n_groups || n_in / n_groups > INT32_MAX, SQZ_ERR_ARG,
+                "sparse int4: %lld groups do not divide n_in = %lld", (long long)n_groups, (long long)n_in);
+    sqz_sparse_nm *s = NULL;
+    SQZ_TRY(nm_alloc(n_out, n_in, nm, SQZ_SP_I4, (int)(n_in / n_groups), true, &s));
+    float *mask = malloc((size_t)n_in * sizeof *mask); // 1 where a weight is nonzero (code != zero)
+    sqz_status st = mask ? SQZ_OK : sqz_error(SQZ_ERR_NOMEM, "sparse int4: out of memory");
+    int64_t group = s->group;
+    for (int64_t r = 0; r < n_out && st == SQZ_OK; r++) {
+        const uint8_t *cr = codes + r * n_in;
+        for (int64_t g = 0; g < n_groups && st == SQZ_OK; g++) {
+            int32_t z = zeros[g * n_out + r];
+            if (z < 0 || z > 16)
+                st = sqz_error(SQZ_ERR_FORMAT, "sparse int4: zero point %d of row %lld, group %lld outside 0..16", z,
+                               (long long)r, (long long)g);
+            s->scales[r * n_groups + g] = sqz_fp32_to_fp16(scales[g * n_out + r]);
+            s->zeros[r * n_groups + g] = (uint8_t)z;
+            for (int64_t j = g * group; j < (g + 1) * group && st == SQZ_OK; j++) {
+                if (cr[j] > 15)
+                    st = sqz_error(SQZ_ERR_FORMAT, "sparse int4: code %d at [%lld][%lld] exceeds 15", cr[j], (long long)r,
+                                   (long long)j);
+                mask[j] = cr[j] != z ? 1.0f : 0.0f;
+            }
+        }
+        if (st == SQZ_OK)
+            st = encode_row(s, mask, cr, r);
+    }
+    free(mask);
     if (st != SQZ_OK) {
         sqz_sparse_nm_free(s);
         return st;
@@ -170,6 +230,7 @@ void sqz_sparse_nm_free(sqz_sparse_nm *s) {
     free(s->values);
     free(s->meta);
     free(s->scales);
+    free(s->zeros);
     free(s);
 }
 
@@ -187,7 +248,12 @@ static int get_code(const sqz_sparse_nm *s, const uint8_t *row, int64_t k) {
     }
 }
 
-// The n_in/2 (column, code) pairs of row r, in storage order.
+// get_code gives an int4 nibble − 8; with zero points the code is nibble − zero: add 8 − zero.
+static int zero_shift(const sqz_sparse_nm *s, int64_t r, int64_t col) {
+    return s->zeros ? 8 - s->zeros[r * (s->n_in / s->group) + col / s->group] : 0;
+}
+
+// The n_in/2 (column, code) pairs of row r, in storage order (codes with their zero point applied).
 static void row_entries(const sqz_sparse_nm *s, int64_t r, int32_t *cols, int32_t *codes) {
     const uint8_t *vrow = s->values + (size_t)r * s->values_row, *mrow = s->meta + (size_t)r * s->meta_row;
     int64_t e = 0;
@@ -198,7 +264,7 @@ static void row_entries(const sqz_sparse_nm *s, int64_t r, int32_t *cols, int32_
             for (int p = 0; p < 32; p++, e++) {
                 int idx = (int)(word >> sqz_sp24_meta_bit(s->vt, p)) & 3;
                 cols[e] = (int32_t)(c * 64 + 4 * (sqz_sp24_kept_of(s->vt, p) / 2) + idx);
-                codes[e] = get_code(s, vrow, slot24(s, c, p));
+                codes[e] = get_code(s, vrow, slot24(s, c, p)) + zero_shift(s, r, cols[e]);
             }
         }
         return;
@@ -207,7 +273,7 @@ static void row_entries(const sqz_sparse_nm *s, int64_t r, int32_t *cols, int32_
         for (int j = 0; j < s->m; j++)
             if (mrow[g] >> j & 1) {
                 cols[e] = (int32_t)(g * s->m + j);
-                codes[e] = get_code(s, vrow, e);
+                codes[e] = get_code(s, vrow, e) + zero_shift(s, r, cols[e]);
                 e++;
             }
 }
@@ -247,7 +313,7 @@ void sqz_sparse_nm_decode_f16(const sqz_sparse_nm *s, uint16_t *out) {
 }
 
 size_t sqz_sparse_nm_nbytes(const sqz_sparse_nm *s) {
-    size_t scales = s->scales ? (size_t)(s->n_in / s->group) * 2 : 0;
+    size_t scales = s->scales ? (size_t)(s->n_in / s->group) * (s->zeros ? 3 : 2) : 0;
     return (size_t)s->n_out * (s->values_row + s->meta_row + scales);
 }
 
@@ -469,7 +535,19 @@ static bool have_avx2(void) { return sqz_kernels_isa() >= SQZ_ISA_AVX2; }
 sqz_sp_gemv_f_fn sqz_sp_gemv_f16_best(void) {
     return sqz_kernels_isa() == SQZ_ISA_AVX512 ? sqz_sp_gemv_f16_avx512 : have_avx2() ? sqz_sp_gemv_f16_avx2 : sqz_sp_gemv_f16_ref;
 }
-sqz_sp_gemv_q_fn sqz_sp_gemv_q_best(void) { return have_avx2() ? sqz_sp_gemv_q_avx2 : sqz_sp_gemv_q_ref; }
+static bool have_vbmi(void) {
+    const char *f = sqz_cpu_features();
+    for (const char *p = strstr(f, "avx512vbmi"); p; p = strstr(p + 1, "avx512vbmi"))
+        if ((p == f || p[-1] == ' ') && (p[10] == ' ' || p[10] == 0))
+            return true;
+    return false;
+}
+
+sqz_sp_gemv_q_fn sqz_sp_gemv_q_best(void) {
+    return sqz_kernels_isa() == SQZ_ISA_AVX512 && have_vbmi() ? sqz_sp_gemv_q_avx512
+           : have_avx2()                                       ? sqz_sp_gemv_q_avx2
+                                                               : sqz_sp_gemv_q_ref;
+}
 static void dq_gemv_avx512(const sqz_dense_q *w, const int8_t *xq, const float *xd, float *y, int64_t r0, int64_t r1) {
     dq_gemv(w, xq, xd, y, r0, r1, sqz_qgroup_gemm_avx512);
 }

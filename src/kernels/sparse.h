@@ -80,6 +80,9 @@ void sqz_sp_gemv_q_avx2(const sqz_sparse_nm *w, const int8_t *xq, const float *x
 void sqz_dq_gemv_avx2(const sqz_dense_q *w, const int8_t *xq, const float *xd, float *y, int64_t r0, int64_t r1);
 // AVX-512 F/BW/VL/DQ (x86/sparse_avx512.c): 2:4 F16 (4:8 falls back to the reference).
 void sqz_sp_gemv_f16_avx512(const sqz_sparse_nm *w, const float *x, float *y, int64_t r0, int64_t r1);
+// AVX-512 + VBMI + VNNI: 2:4 int8/int4 (4:8 falls back to the reference). Only when the CPU has VBMI
+// (sqz_sp_gemv_q_best checks).
+void sqz_sp_gemv_q_avx512(const sqz_sparse_nm *w, const int8_t *xq, const float *xd, float *y, int64_t r0, int64_t r1);
 void sqz_sp_quant_x_avx2(const float *x, int64_t n, int8_t *xq, float *xd);
 
 // Best implementation for this CPU (AVX2 when __builtin_cpu_supports says so, else _ref).

@@ -10,6 +10,10 @@
 #include "kernels/sparse.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint32_t rng_next(void) {
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return (uint32_t)(rng >> 32);
+}
 static float frand(void) { // uniform in [-1, 1)
     rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
     return (float)((rng >> 40) / (double)(1ull << 24)) * 2.0f - 1.0f;
@@ -109,6 +113,38 @@ static void test_csr(void) {
 }
 
 // Kernels: ref vs float dot of decoded weights, then AVX2 vs ref.
+// The int GEMV of every SIMD tier this CPU runs against the reference y0 (two row ranges, as two threads
+// split them; outputs never written show as NaN).
+static void check_q_tiers(const sqz_sparse_nm *s, const int8_t *xq, const float *xd, const float *y0, double maxy,
+                          const char *what) {
+    struct {
+        const char *name;
+        sqz_sp_gemv_q_fn fn;
+        bool ok;
+    } tiers[] = {
+        {"avx2", sqz_sp_gemv_q_avx2, sqz_isa_supported(SQZ_ISA_AVX2)},
+        {"avx512", sqz_sp_gemv_q_avx512, sqz_isa_supported(SQZ_ISA_AVX512) && strstr(sqz_cpu_features(), "avx512vbmi")},
+    };
+    float *y1 = malloc((size_t)s->n_out * sizeof *y1);
+    for (size_t t = 0; t < sizeof tiers / sizeof *tiers; t++) {
+        if (!tiers[t].ok) {
+            printf("  %s: %s not run (CPU)\n", what, tiers[t].name);
+            continue;
+        }
+        for (int64_t r = 0; r < s->n_out; r++)
+            y1[r] = NAN;
+        int64_t mid = s->n_out / 3 + 1;
+        tiers[t].fn(s, xq, xd, y1, 0, mid);
+        tiers[t].fn(s, xq, xd, y1, mid, s->n_out);
+        double md = 0;
+        for (int64_t r = 0; r < s->n_out; r++)
+            md = isnan(y1[r]) ? INFINITY : fmax(md, fabs((double)y1[r] - y0[r]));
+        printf("  %s: %s vs ref max diff %.3g\n", what, tiers[t].name, md);
+        CHECK_MSG(md <= 1e-5 * maxy + 1e-5, "%s: %s vs ref %.3g", what, tiers[t].name, md);
+    }
+    free(y1);
+}
+
 static void test_kernels(int n, int m, sqz_sp_values vt, int64_t n_out, int64_t n_in, int group) {
     float *w = malloc(sizeof(float) * n_out * n_in), *d = malloc(sizeof(float) * n_out * n_in);
     float *x = malloc(sizeof(float) * n_in), *y0 = malloc(sizeof(float) * n_out), *y1 = malloc(sizeof(float) * n_out);
@@ -144,11 +180,15 @@ static void test_kernels(int n, int m, sqz_sp_values vt, int64_t n_out, int64_t 
            (long long)n_out, (long long)n_in, maxd, maxy);
     CHECK(maxd <= 1e-4 * maxy + 1e-4);
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
-        if (vt == SQZ_SP_F16) {
-            sqz_sp_gemv_f16_avx2(s, xin, y1, 0, n_out);
-        } else {
-            sqz_sp_gemv_q_avx2(s, xq, xd, y1, 0, n_out);
+        if (vt != SQZ_SP_F16) {
+            char what[32];
+            snprintf(what, sizeof what, "%d:%d %s", n, m, vn);
+            check_q_tiers(s, xq, xd, y0, maxy, what);
+            sqz_sparse_nm_free(s);
+            free(w), free(d), free(x), free(y0), free(y1), free(xd), free(xq);
+            return;
         }
+        sqz_sp_gemv_f16_avx2(s, xin, y1, 0, n_out);
         double md = 0;
         for (int64_t r = 0; r < n_out; r++)
             md = fmax(md, fabs((double)y1[r] - y0[r]));
@@ -213,6 +253,69 @@ static void test_quant_x_and_dense(sqz_sp_values vt) {
     free(w), free(d);
 }
 
+// int4 with zero points from GPTQ-form codes: pruned weights are those whose code is the zero point;
+// the encoded tensor decodes to exactly scale·(code − zero), every kernel tier agrees with the
+// reference, and too many nonzeros in a group of 4 is an error naming the row and columns.
+static void test_int4_zeros(int64_t n_out, int64_t n_in, int64_t group) {
+    int64_t ng = n_in / group;
+    uint8_t *codes = malloc((size_t)(n_out * n_in));
+    float *scales = malloc((size_t)(ng * n_out) * sizeof *scales), *d = malloc((size_t)(n_out * n_in) * sizeof *d);
+    int32_t *zeros = malloc((size_t)(ng * n_out) * sizeof *zeros);
+    for (int64_t i = 0; i < ng * n_out; i++)
+        scales[i] = sqz_fp16_to_fp32(sqz_fp32_to_fp16(0.001f + 0.01f * fabsf(frand()))), zeros[i] = (int32_t)(rng_next() % 16);
+    for (int64_t r = 0; r < n_out; r++)
+        for (int64_t j = 0; j < n_in; j += 4) {
+            int32_t z = zeros[(j / group) * n_out + r];
+            int keep0 = (int)(rng_next() % 4), keep1 = (keep0 + 1 + (int)(rng_next() % 3)) % 4;
+            for (int k = 0; k < 4; k++) // two kept codes (any value, the zero point included), two pruned
+                codes[r * n_in + j + k] = (uint8_t)(k == keep0 || k == keep1 ? rng_next() % 16 : (uint32_t)z);
+        }
+    sqz_sparse_nm *s = NULL;
+    CHECK_OK(sqz_sparse_nm_encode_int4(codes, scales, zeros, n_out, n_in, ng, (sqz_nm){2, 4}, &s));
+    if (!s)
+        goto out;
+    sqz_sparse_nm_decode(s, d);
+    int64_t bad = 0;
+    for (int64_t r = 0; r < n_out; r++)
+        for (int64_t j = 0; j < n_in; j++) {
+            int64_t gi = (j / group) * n_out + r;
+            float want = scales[gi] * (float)((int)codes[r * n_in + j] - zeros[gi]);
+            bad += d[r * n_in + j] != want;
+        }
+    CHECK_MSG(bad == 0, "int4 with zeros [%lld][%lld] g%lld: %lld weights decode wrong", (long long)n_out,
+              (long long)n_in, (long long)group, (long long)bad);
+    float *x = malloc((size_t)n_in * sizeof *x), *xd = malloc((size_t)(n_in / 64) * sizeof *xd);
+    float *y0 = malloc((size_t)n_out * sizeof *y0);
+    int8_t *xq = malloc((size_t)n_in);
+    for (int64_t j = 0; j < n_in; j++)
+        x[j] = 2.0f * frand();
+    sqz_sp_quant_x_ref(x, n_in, xq, xd);
+    sqz_sp_gemv_q_ref(s, xq, xd, y0, 0, n_out);
+    double maxd = 0, maxy = 0;
+    for (int64_t r = 0; r < n_out; r++) {
+        double acc = 0;
+        for (int64_t j = 0; j < n_in; j++)
+            acc += (double)d[r * n_in + j] * xq[j] * xd[j / 64];
+        maxd = fmax(maxd, fabs(acc - y0[r])), maxy = fmax(maxy, fabs(acc));
+    }
+    printf("  int4 zeros [%lld][%lld] g%lld: ref vs float64 max diff %.3g (max |y| %.3g)\n", (long long)n_out,
+           (long long)n_in, (long long)group, maxd, maxy);
+    CHECK(maxd <= 1e-4 * maxy + 1e-4);
+    check_q_tiers(s, xq, xd, y0, maxy, "int4 zeros");
+    free(x), free(xd), free(y0), free(xq);
+    sqz_sparse_nm_free(s);
+    // three nonzeros in one group of four
+    codes[5 * n_in + 9] = (uint8_t)((zeros[(9 / group) * n_out + 5] + 1) % 16);
+    codes[5 * n_in + 10] = (uint8_t)((zeros[(10 / group) * n_out + 5] + 1) % 16);
+    codes[5 * n_in + 11] = (uint8_t)((zeros[(11 / group) * n_out + 5] + 1) % 16);
+    CHECK_ERR(sqz_sparse_nm_encode_int4(codes, scales, zeros, n_out, n_in, ng, (sqz_nm){2, 4}, &s), SQZ_ERR_ARG,
+              "row 5, columns 8..11");
+    CHECK_ERR(sqz_sparse_nm_encode_int4(codes, scales, zeros, n_out, n_in, n_in / 32, (sqz_nm){2, 4}, &s), SQZ_ERR_ARG,
+              "multiple of 64");
+out:
+    free(codes), free(scales), free(zeros), free(d);
+}
+
 int main(void) {
     for (int vt = 0; vt < 3; vt++) {
         test_roundtrip(2, 4, (sqz_sp_values)vt);
@@ -225,6 +328,8 @@ int main(void) {
         test_kernels(2, 4, (sqz_sp_values)vt, 5, 2048, 64);
         test_kernels(4, 8, (sqz_sp_values)vt, 9, 256, 256);
     }
+    test_int4_zeros(37, 640, 128);
+    test_int4_zeros(9, 2048, 2048);
     test_quant_x_and_dense(SQZ_SP_I8);
     test_quant_x_and_dense(SQZ_SP_I4);
     return test_summary();

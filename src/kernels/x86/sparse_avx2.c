@@ -69,15 +69,15 @@ static inline __m256i dot_i8(__m256i w, __m256i x) {
     return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
 }
 
-// One 2:4 chunk: Σ code · x over its 32 kept values, as 8 int32 partial sums.
-static inline __m256i chunk24(sqz_sp_values vt, const uint8_t *row, const int8_t *xc, uint64_t word, int64_t c) {
+// One 2:4 chunk: Σ code · x over its 32 kept values, as 8 int32 partial sums (int4: code = nibble − z).
+static inline __m256i chunk24(sqz_sp_values vt, const uint8_t *row, const int8_t *xc, uint64_t word, int64_t c, int z) {
     __m256i xs = select_x(xc, word);
     if (vt == SQZ_SP_I8)
         return dot_i8(_mm256_loadu_si256((const __m256i *)(row + 32 * c)), xs);
-    // int4: nibble n = code + 8 (lane 0: low nibbles, lane 1: high); Σ n·x − Σ 8·x
+    // int4: nibble n (lane 0: low nibbles, lane 1: high); Σ n·x − Σ z·x (pairs ≤ 2·16·127: no saturation)
     __m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(row + 16 * c)));
     __m256i n = _mm256_and_si256(_mm256_srlv_epi32(b, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)), _mm256_set1_epi8(15));
-    __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(n, xs), _mm256_maddubs_epi16(_mm256_set1_epi8(8), xs));
+    __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(n, xs), _mm256_maddubs_epi16(_mm256_set1_epi8((char)z), xs));
     return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
 }
 
@@ -93,8 +93,9 @@ void sqz_sp_gemv_q_avx2(const sqz_sparse_nm *w, const int8_t *xq, const float *x
         __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()}; // two chains: chunks alternate
         for (int64_t g = 0, c = 0; g < ng; g++) {
             float ws = _cvtsh_ss(sc[g]);
+            int z = w->zeros ? w->zeros[r * ng + g] : 8;
             for (int64_t k = 0; k < cpg; k++, c++) {
-                __m256i s = chunk24(w->vt, row, xq + 64 * c, load_u64(meta + 8 * c), c);
+                __m256i s = chunk24(w->vt, row, xq + 64 * c, load_u64(meta + 8 * c), c, z);
                 acc[c & 1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(xd[c] * ws), acc[c & 1]);
             }
         }
