@@ -62,6 +62,10 @@ typedef struct sqz_mmap {
 // Map a whole file read-only. On error returns a status and sets a message naming the path.
 sqz_status sqz_mmap_open(sqz_mmap *m, const char *path);
 void sqz_mmap_close(sqz_mmap *m); // accepts a zeroed or already-closed map
+// Drop the resident pages of [p, p+n) inside a read-only mapping from this process (the whole pages in
+// the range): they no longer count in its resident set and are read again from the file if touched.
+// For streaming through a large mapped file once (conversion, compression) with bounded memory.
+void sqz_mmap_release(const void *p, size_t n);
 
 // Read a whole file into a NUL-terminated malloc'd buffer (caller frees). *len may be NULL.
 sqz_status sqz_read_file(const char *path, char **out, size_t *len);

@@ -201,9 +201,17 @@ sqz_status sqz_model_linear_info(const sqz_model *m, int64_t layer, sqz_lin_role
 // The weights dequantized to out[n_out][n_in] (F32).
 sqz_status sqz_model_linear_get(const sqz_model *m, int64_t layer, sqz_lin_role r, float *out);
 // Replace the weights by `data` (n_out · row_size(type, n_in) bytes of any type the engine runs),
-// copied into memory the model owns; biases are kept. The file mapping is not touched.
+// copied into memory the model owns; biases are kept. What the layer ran on before is let go: an earlier
+// replacement is freed, and the layer's pages of the file mapping are dropped from the resident set
+// (the file is never written; they are read again if touched).
 sqz_status sqz_model_linear_set(sqz_model *m, int64_t layer, sqz_lin_role r, sqz_type type, const void *data,
                                 size_t nbytes);
+struct sqz_qweight; // sqz/quant.h
+// Replace the weights by integer weights q, run in the grouped-int layout the engine uses for GPTQ
+// checkpoints (what a saved variant runs), packed into model-owned memory; earlier weights let go as by
+// sqz_model_linear_set. Errors: a shape mismatch; SQZ_ERR_UNSUPPORTED when the layout cannot hold q
+// (input scales, groups that are not whole multiples of 32 columns) — the layer is then unchanged.
+sqz_status sqz_model_linear_set_qweight(sqz_model *m, int64_t layer, sqz_lin_role r, const struct sqz_qweight *q);
 // The RMSNorm weights [n_embd] in front of the attention (ffn = false) or the MLP (ffn = true);
 // _set copies `w` into owned memory (AWQ folds its input scales there).
 sqz_status sqz_model_norm_get(const sqz_model *m, int64_t layer, bool ffn, const float **out);

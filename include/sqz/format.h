@@ -92,6 +92,10 @@ int sqz_gguf_type_from_sqz(sqz_type t);
 sqz_type sqz_gguf_type_to_sqz(int ggml_type);
 
 // ---- writer ----
+// Producer of a tensor's bytes for the writers below (GGUF and safetensors): write the nbytes of tensor
+// i into buf. Lets a writer stream a model that is never whole in memory.
+typedef sqz_status (*sqz_tensor_fill)(void *user, int64_t i, void *buf);
+
 typedef struct sqz_gguf_writer sqz_gguf_writer;
 
 sqz_status sqz_gguf_writer_new(sqz_gguf_writer **out);
@@ -111,11 +115,15 @@ sqz_status sqz_gguf_writer_set_arr_str(sqz_gguf_writer *w, const char *key, cons
 // Any value as read by the reader (including nested arrays): copies a key from one file to another.
 sqz_status sqz_gguf_writer_set_value(sqz_gguf_writer *w, const char *key, const sqz_gguf_value *v);
 // Add a tensor; shape is outermost-first like sqz_tensor. data is NOT copied: it must stay valid
-// until sqz_gguf_writer_write returns. nbytes must equal sqz_type_row_size(type, nelements).
+// until sqz_gguf_writer_write returns. nbytes must equal sqz_type_row_size(type, nelements). data may be
+// NULL when the file is written with sqz_gguf_writer_write_fill (the tensor is produced then).
 sqz_status sqz_gguf_writer_add_tensor(sqz_gguf_writer *w, const char *name, sqz_type type, int n_dims,
                                       const int64_t *shape, const void *data, size_t nbytes);
 // Write a GGUF v3 file (general.alignment honoured, default 32) atomically: temp file + rename.
 sqz_status sqz_gguf_writer_write(sqz_gguf_writer *w, const char *path);
+// The same, producing each tensor added without data by fill(user, i, buf) (i: the order of
+// sqz_gguf_writer_add_tensor calls) into one reused buffer.
+sqz_status sqz_gguf_writer_write_fill(sqz_gguf_writer *w, const char *path, sqz_tensor_fill fill, void *user);
 
 // ================================ safetensors ====================================================
 typedef struct sqz_safetensors sqz_safetensors; // one file, or all shards of a sharded model
@@ -142,6 +150,13 @@ sqz_status sqz_safetensors_write(const char *path, const sqz_tensor *tensors, in
 // model.safetensors.index.json into dir (a single model.safetensors if everything fits one shard).
 sqz_status sqz_safetensors_write_sharded(const char *dir, const sqz_tensor *tensors, int64_t n,
                                          size_t max_shard_bytes);
+// The same two writers with tensors produced on demand: a tensor whose data is NULL (and nbytes > 0)
+// is filled by fill(user, i, buf) — i its index in `tensors`, buf nbytes long — when the writer reaches
+// it, into one buffer reused for every such tensor, so a model is written with one tensor in memory.
+sqz_status sqz_safetensors_write_fill(const char *path, const sqz_tensor *tensors, int64_t n,
+                                      const char *const *meta, int64_t n_meta, sqz_tensor_fill fill, void *user);
+sqz_status sqz_safetensors_write_sharded_fill(const char *dir, const sqz_tensor *tensors, int64_t n,
+                                              size_t max_shard_bytes, sqz_tensor_fill fill, void *user);
 
 // ================================ model config ===================================================
 typedef enum sqz_arch {

@@ -781,6 +781,27 @@ sqz_status sqz_compress_calib_init(sqz_compressed *cc, const sqz_compress_opts *
     return sqz_model_embed(cc->m, cc->calib->ids, n * len, cs->x);
 }
 
+// Block l is final once the next block's inputs are computed: its integer layers then run in the
+// grouped-int layout (what the saved variant runs; exact mode: their dequantized weights) and their F32
+// copies are freed, so memory holds the variant about at its own size, not 4 bytes per weight (a layer
+// that layout cannot hold, e.g. with AWQ input scales, stays F32).
+static sqz_status compact_block(sqz_compressed *cc, int64_t l) {
+    for (int r = 0; r < SQZ_LIN_COUNT; r++) {
+        lin_store *s = &cc->store[LIN(cc, l, r)];
+        if (!s->qw || !s->dense)
+            continue;
+        sqz_status e = sqz_model_linear_set_qweight(cc->m, l, (sqz_lin_role)r, s->qw);
+        if (e == SQZ_ERR_UNSUPPORTED) {
+            sqz_error_clear();
+            continue;
+        }
+        SQZ_TRY(e);
+        free(s->dense);
+        s->dense = NULL;
+    }
+    return SQZ_OK;
+}
+
 static sqz_status run_blocks(sqz_compressed *cc, const sqz_compress_opts *o, calib_state *cs) {
     const sqz_model_config *cfg = sqz_model_get_config(cc->m);
     double t0 = sqz_time_now();
@@ -791,6 +812,7 @@ static sqz_status run_blocks(sqz_compressed *cc, const sqz_compress_opts *o, cal
             SQZ_TRY(block_sequential(cc, cs, l));
         if (cs) // the next block's inputs, through the compressed block
             SQZ_TRY(sqz_block_forward(cs->ctx, l, cs->x, cc->calib->n_seq, cc->calib->seq_len, NULL, NULL));
+        SQZ_TRY(compact_block(cc, l));
         if (o->progress) {
             double el = sqz_time_now() - t0;
             sqz_compress_progress p = {l, cfg->n_layer, el, el / (double)(l + 1) * (double)(cfg->n_layer - l - 1),
@@ -847,7 +869,7 @@ void sqz_compressed_free(sqz_compressed *c) {
         return;
     for (int64_t i = 0; c->store && i < c->n_lin; i++) {
         sqz_qweight_free(c->store[i].qw);
-        free(c->store[i].dense), free(c->store[i].data), free(c->store[i].gguf_data);
+        free(c->store[i].dense), free(c->store[i].data);
     }
     sqz_model_free(c->m);
     if (c->tmp_dir) {

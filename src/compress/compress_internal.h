@@ -18,9 +18,8 @@ typedef struct lin_store {
     sqz_type type;               // block/cast steps: storage type of data
     void *data;                  // block/cast steps: n_out · row_size bytes
     size_t nbytes;
-    sqz_type gguf_type;          // llama.cpp type that holds the weights exactly-ish, SQZ_TYPE_COUNT if none
-    void *gguf_data;             // qw mapped onto gguf_type (NULL when data is used as is)
-    size_t gguf_nbytes;
+    sqz_type gguf_type;          // llama.cpp type that holds the weights exactly-ish (qw: made when written),
+                                 // SQZ_TYPE_COUNT if none
     sqz_sparse_summary sp;       // pruned layers: what the HF checkpoint stores (sp.storage)
 } lin_store;
 

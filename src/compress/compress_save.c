@@ -47,22 +47,28 @@ static void put_q4(const sqz_qweight *q, int64_t o, int64_t i0, uint8_t *qs) {
         qs[j] = (uint8_t)(c[j] | c[j + 16] << 4);
 }
 
-sqz_status sqz_compress_map_gguf(lin_store *s) {
-    const sqz_qweight *q = s->qw;
-    s->gguf_type = SQZ_TYPE_COUNT;
+// The llama.cpp block type that holds q exactly (4-bit groups of 32: Q4_0 symmetric with zero 8, else
+// Q4_1; 8-bit symmetric: Q8_0), or SQZ_TYPE_COUNT.
+static sqz_type gguf_type_of(const sqz_qweight *q) {
     if (q->in_scales || q->n_in % 32 || !groups_plain(q, 32))
-        return SQZ_OK;
+        return SQZ_TYPE_COUNT;
     sqz_type t = q->bits == 4 && q->group == 32 ? (q->sym ? SQZ_TYPE_Q4_0 : SQZ_TYPE_Q4_1)
                  : q->bits == 8                 ? SQZ_TYPE_Q8_0
                                                 : SQZ_TYPE_COUNT;
-    if (t == SQZ_TYPE_COUNT)
-        return SQZ_OK;
-    for (int64_t k = 0; k < q->n_groups * q->n_out; k++) // Q4_0 needs zero 8, Q8_0 zero 128 (sym)
+    for (int64_t k = 0; t != SQZ_TYPE_COUNT && k < q->n_groups * q->n_out; k++) // Q4_0: zero 8, Q8_0: 128
         if ((t == SQZ_TYPE_Q4_0 && q->zeros[k] != 8) || (t == SQZ_TYPE_Q8_0 && q->zeros[k] != 128))
-            return SQZ_OK;
-    size_t row = sqz_type_row_size(t, q->n_in), nb = row * (size_t)q->n_out;
-    uint8_t *dst = malloc(nb);
-    SQZ_FAIL_IF(!dst, SQZ_ERR_NOMEM, "out of memory");
+            return SQZ_TYPE_COUNT;
+    return t;
+}
+
+sqz_status sqz_compress_map_gguf(lin_store *s) {
+    s->gguf_type = gguf_type_of(s->qw);
+    return SQZ_OK;
+}
+
+// q in its llama.cpp block type t (gguf_type_of) into dst: n_out rows of sqz_type_row_size(t, n_in).
+static void gguf_blocks(const sqz_qweight *q, sqz_type t, uint8_t *dst) {
+    size_t row = sqz_type_row_size(t, q->n_in);
     for (int64_t o = 0; o < q->n_out; o++)
         for (int64_t b = 0; b < q->n_in / 32; b++) {
             int64_t g = b * 32 / q->group, k = g * q->n_out + o;
@@ -83,8 +89,6 @@ sqz_status sqz_compress_map_gguf(lin_store *s) {
                     blk->qs[j] = (int8_t)(q->codes[o * q->n_in + b * 32 + j] - q->zeros[k]);
             }
         }
-    s->gguf_type = t, s->gguf_data = dst, s->gguf_nbytes = nb;
-    return SQZ_OK;
 }
 
 // ---- GGUF ---------------------------------------------------------------------------------------------------
@@ -115,13 +119,55 @@ static int file_type_of(sqz_type t) {
          : t == SQZ_TYPE_Q8_0 ? 7 : t == SQZ_TYPE_BF16 ? 32 : -1;
 }
 
-// Write the model as GGUF. dense: linears as F32 of what the model runs (tmp owns the buffers,
-// freed by the caller); else llama.cpp types (every compressed linear must have one).
-static sqz_status write_gguf(const sqz_compressed *cc, const char *path, bool dense, void **tmp) {
+// How one GGUF tensor is produced (gguf_fill): bytes in memory as they are, bytes of the working GGUF's
+// mapping (copied, then their pages dropped), integer weights as llama.cpp blocks or dequantized to F32,
+// or stored data converted to F32.
+typedef enum { GT_MEMORY, GT_MAPPED, GT_BLOCKS, GT_DEQUANT, GT_TO_F32 } gt_kind;
+
+typedef struct {
+    gt_kind kind;
+    const void *data; // GT_MEMORY / GT_MAPPED
+    size_t nbytes;
+    const lin_store *s; // GT_BLOCKS / GT_DEQUANT / GT_TO_F32
+    int64_t n_out, n_in;
+} gt_plan;
+
+static sqz_status gguf_fill(void *user, int64_t i, void *buf) {
+    const gt_plan *p = (const gt_plan *)user + i;
+    switch (p->kind) {
+    case GT_MEMORY:
+    case GT_MAPPED:
+        memcpy(buf, p->data, p->nbytes);
+        if (p->kind == GT_MAPPED)
+            sqz_mmap_release(p->data, p->nbytes);
+        break;
+    case GT_BLOCKS:
+        gguf_blocks(p->s->qw, p->s->gguf_type, buf);
+        break;
+    case GT_DEQUANT:
+        sqz_qweight_dequant(p->s->qw, buf); // what the model runs (with 1/s for unfolded AWQ scales)
+        break;
+    case GT_TO_F32: {
+        size_t row = sqz_type_row_size(p->s->type, p->n_in);
+        for (int64_t o = 0; o < p->n_out; o++)
+            sqz_type_traits_of(p->s->type)->to_float((const uint8_t *)p->s->data + o * row, (float *)buf + o * p->n_in,
+                                                     p->n_in);
+        break;
+    }
+    }
+    return SQZ_OK;
+}
+
+// Write the model as GGUF, tensor by tensor (one in memory at a time). dense: the compressed linears as
+// F32 of what the model runs, except those `placeholder` says pack_hf will replace, which keep their
+// source tensor; else llama.cpp types (every compressed linear must have one).
+static sqz_status write_gguf(const sqz_compressed *cc, const char *path, bool dense,
+                             bool (*placeholder)(const lin_store *)) {
     sqz_gguf *g;
     SQZ_TRY(sqz_gguf_open(&g, cc->work_gguf));
     sqz_gguf_writer *w = NULL;
-    sqz_status e = sqz_gguf_writer_new(&w);
+    gt_plan *plan = calloc((size_t)sqz_gguf_n_tensors(g) + 1, sizeof *plan);
+    sqz_status e = plan ? sqz_gguf_writer_new(&w) : sqz_error(SQZ_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; e == SQZ_OK && i < sqz_gguf_n_kv(g); i++)
         e = sqz_gguf_writer_set_value(w, sqz_gguf_kv_key(g, i), sqz_gguf_kv_value(g, i));
     if (e == SQZ_OK)
@@ -136,37 +182,34 @@ static sqz_status write_gguf(const sqz_compressed *cc, const char *path, bool de
         int64_t k = find_lin(cc, t->name);
         const lin_store *s = k >= 0 ? &cc->store[k] : NULL;
         const float *nw = norm_for(cc, t->name);
+        gt_plan *p = &plan[i];
+        sqz_type ty = t->type;
         if (nw) {
-            e = sqz_gguf_writer_add_tensor(w, t->name, SQZ_TYPE_F32, t->n_dims, t->shape, nw, (size_t)t->shape[0] * 4);
-        } else if (!s || !lin_changed(s)) {
-            e = sqz_gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->shape, t->data, t->nbytes);
+            ty = SQZ_TYPE_F32, *p = (gt_plan){GT_MEMORY, nw, (size_t)t->shape[0] * 4, NULL, 0, 0};
+        } else if (!s || !lin_changed(s) || (dense && placeholder && placeholder(s))) {
+            *p = (gt_plan){GT_MAPPED, t->data, t->nbytes, NULL, 0, 0};
         } else if (dense && !s->qw && (s->type == SQZ_TYPE_F16 || s->type == SQZ_TYPE_BF16)) { // float types as they are
-            e = sqz_gguf_writer_add_tensor(w, t->name, s->type, t->n_dims, t->shape, s->data, s->nbytes);
+            ty = s->type, *p = (gt_plan){GT_MEMORY, s->data, s->nbytes, s, 0, 0};
         } else if (dense) {
             const sqz_compress_layer *st = &cc->stats[k];
-            size_t n = (size_t)(st->n_out * st->n_in);
-            float *f = s->dense;
-            if (!f && (f = tmp[k] = malloc(n * sizeof *f))) {
-                size_t row = sqz_type_row_size(s->type, st->n_in);
-                for (int64_t o = 0; o < st->n_out; o++)
-                    sqz_type_traits_of(s->type)->to_float((const uint8_t *)s->data + o * row, f + o * st->n_in,
-                                                          st->n_in);
-            }
-            e = f ? sqz_gguf_writer_add_tensor(w, t->name, SQZ_TYPE_F32, t->n_dims, t->shape, f, n * sizeof *f)
-                  : sqz_error(SQZ_ERR_NOMEM, "out of memory");
+            ty = SQZ_TYPE_F32;
+            *p = (gt_plan){s->dense ? GT_MEMORY : s->qw ? GT_DEQUANT : GT_TO_F32, s->dense,
+                           (size_t)(st->n_out * st->n_in) * sizeof(float), s, st->n_out, st->n_in};
         } else {
-            sqz_type ty = s->qw ? s->gguf_type : s->type;
+            ty = s->qw ? s->gguf_type : s->type;
             ftype = ftype == -2 || ftype == file_type_of(ty) ? file_type_of(ty) : -1;
-            e = sqz_gguf_writer_add_tensor(w, t->name, ty, t->n_dims, t->shape, s->qw ? s->gguf_data : s->data,
-                                           s->qw ? s->gguf_nbytes : s->nbytes);
+            *p = s->qw ? (gt_plan){GT_BLOCKS, NULL, sqz_type_row_size(ty, t->shape[1]) * (size_t)t->shape[0], s, 0, 0}
+                       : (gt_plan){GT_MEMORY, s->data, s->nbytes, s, 0, 0};
         }
+        e = sqz_gguf_writer_add_tensor(w, t->name, ty, t->n_dims, t->shape, NULL, p->nbytes);
     }
     if (e == SQZ_OK && ftype >= 0)
         e = sqz_gguf_writer_set_u32(w, "general.file_type", (uint32_t)ftype);
     if (e == SQZ_OK)
-        e = sqz_gguf_writer_write(w, path);
+        e = sqz_gguf_writer_write_fill(w, path, gguf_fill, plan);
     sqz_gguf_writer_free(w);
     sqz_gguf_free(g);
+    free(plan);
     return e;
 }
 
@@ -214,86 +257,179 @@ static sqz_qweight *unpermute(const sqz_qweight *q, int64_t n_head) {
     return o;
 }
 
-typedef struct {
-    sqz_tensor *t;
-    int64_t n, cap;
-    char **names;
-    sqz_gptq_tensors **packed;
-    int64_t n_packed;
-    sqz_sparse_nm **nms;         // compressed N:M layers
-    int64_t n_nms;
-    sqz_sparse_csr **csrs;       // CSR layers
-    int64_t n_csrs;
-    json_t *sparse_layers;       // sparsity_config.layers
-} tlist;
+// ---- the HF checkpoint's tensors, produced one layer at a time ------------------------------------------------
+// pack_hf rewrites hf/model.safetensors: every tensor of the converted checkpoint is copied except the
+// linears that get a layout of their own (GPTQ tensors, sqz's N:M / CSR layouts). Each output tensor is a
+// part of a plan entry; the writer asks for them in order, and the layer being written is encoded once
+// (cache) and freed when the next layer starts, so memory stays about one layer deep.
+typedef enum { HT_COPY, HT_GPTQ, HT_NM_F16, HT_NM_INT4, HT_CSR } ht_kind;
 
-static sqz_status tl_push(tlist *l, sqz_tensor t, const char *name) {
-    if (l->n == l->cap) {
-        int64_t cap = l->cap ? 2 * l->cap : 256;
-        sqz_tensor *g = realloc(l->t, (size_t)cap * sizeof *g);
-        char **gn = g ? realloc(l->names, (size_t)cap * sizeof *gn) : NULL;
-        if (g)
-            l->t = g;
-        SQZ_FAIL_IF(!gn, SQZ_ERR_NOMEM, "out of memory");
-        l->names = gn, l->cap = cap;
-    }
-    l->names[l->n] = strdup(name);
-    SQZ_FAIL_IF(!l->names[l->n], SQZ_ERR_NOMEM, "out of memory");
-    t.name = l->names[l->n];
-    l->t[l->n++] = t;
+typedef struct {
+    ht_kind kind;
+    int part;               // which tensor of the layer's layout
+    int64_t k;              // linear index (not HT_COPY)
+    const sqz_tensor *src;  // the converted checkpoint's tensor (HT_COPY, HT_NM_F16, HT_CSR)
+} ht_plan;
+
+typedef struct {
+    const sqz_compressed *cc;
+    sqz_gptq_format fmt;
+    const ht_plan *plan;
+    int64_t cached_k;       // layer whose encoding is held below (−1: none)
+    sqz_gptq_tensors *gptq;
+    sqz_sparse_nm *nm;
+    sqz_sparse_csr *csr;
+} ht_state;
+
+static void ht_drop(ht_state *h) {
+    sqz_gptq_tensors_free(h->gptq), sqz_sparse_nm_free(h->nm), sqz_sparse_csr_free(h->csr);
+    h->gptq = NULL, h->nm = NULL, h->csr = NULL, h->cached_k = -1;
+}
+
+// Integer weights of linear k with rows in HF order (q/k un-permuted): a new qweight, or q itself.
+static sqz_status hf_rows_qweight(const sqz_compressed *cc, int64_t k, sqz_qweight **u) {
+    const sqz_model_config *cfg = sqz_model_get_config(cc->m);
+    sqz_lin_role r = cc->stats[k].role;
+    *u = NULL;
+    if (cfg->arch != SQZ_ARCH_LLAMA || (r != SQZ_LIN_Q && r != SQZ_LIN_K))
+        return SQZ_OK;
+    *u = unpermute(cc->store[k].qw, r == SQZ_LIN_Q ? cfg->n_head : cfg->n_head_kv);
+    SQZ_FAIL_IF(!*u, SQZ_ERR_NOMEM, "out of memory");
     return SQZ_OK;
 }
 
-static void tl_free(tlist *l) {
+// The dense tensor t of the converted checkpoint as floats (malloc'd).
+static sqz_status hf_floats(const sqz_tensor *t, float **out) {
+    const sqz_type_traits *tr = sqz_type_traits_of(t->type);
+    int64_t n = sqz_tensor_nelements(t);
+    SQZ_FAIL_IF(t->n_dims != 2 || !tr || !tr->to_float || t->nbytes < sqz_type_row_size(t->type, n), SQZ_ERR_FORMAT,
+                "%s: unexpected shape or type in the converted checkpoint", t->name);
+    *out = malloc((size_t)n * sizeof **out);
+    SQZ_FAIL_IF(!*out, SQZ_ERR_NOMEM, "out of memory");
+    tr->to_float(t->data, *out, n);
+    sqz_mmap_release(t->data, t->nbytes);
+    return SQZ_OK;
+}
+
+// Encode layer p->k in its layout (once per layer).
+static sqz_status ht_encode(ht_state *h, const ht_plan *p) {
+    if (h->cached_k == p->k)
+        return SQZ_OK;
+    ht_drop(h);
+    const sqz_compressed *cc = h->cc;
+    const lin_store *s = &cc->store[p->k];
+    sqz_status e = SQZ_OK;
+    if (p->kind == HT_GPTQ || p->kind == HT_NM_INT4) {
+        sqz_qweight *u = NULL;
+        SQZ_TRY(hf_rows_qweight(cc, p->k, &u));
+        const sqz_qweight *q = u ? u : s->qw;
+        e = p->kind == HT_GPTQ ? sqz_gptq_pack(q, h->fmt, &h->gptq)
+                               : sqz_sparse_nm_encode_int4(q->codes, q->scales, q->zeros, q->n_out, q->n_in, q->n_groups,
+                                                           s->sp.nm, &h->nm);
+        sqz_qweight_free(u);
+    } else {
+        float *w = NULL;
+        SQZ_TRY(hf_floats(p->src, &w));
+        int64_t n_out = cc->stats[p->k].n_out, n_in = cc->stats[p->k].n_in;
+        e = p->kind == HT_NM_F16 ? sqz_sparse_nm_encode(w, n_out, n_in, s->sp.nm, SQZ_SP_F16, 0, &h->nm)
+                                 : sqz_sparse_csr_encode(w, n_out, n_in, &h->csr);
+        free(w);
+        if (e == SQZ_OK && p->kind == HT_CSR && !h->csr)
+            e = sqz_error(SQZ_ERR_INTERNAL, "CSR not smaller than dense after all");
+    }
+    SQZ_TRY_CTX(e, "%s: ", cc->stats[p->k].name);
+    h->cached_k = p->k;
+    return SQZ_OK;
+}
+
+static sqz_status ht_fill(void *user, int64_t i, void *buf) {
+    ht_state *h = user;
+    const ht_plan *p = &h->plan[i];
+    if (p->kind == HT_COPY) {
+        memcpy(buf, p->src->data, p->src->nbytes);
+        sqz_mmap_release(p->src->data, p->src->nbytes);
+        return SQZ_OK;
+    }
+    SQZ_TRY(ht_encode(h, p));
+    const void *src = NULL;
+    size_t n = 0;
+    if (p->kind == HT_GPTQ) {
+        const sqz_gptq_tensors *g = h->gptq;
+        int64_t words_in = g->n_in * g->bits / 32, words_out = g->n_out * g->bits / 32;
+        const void *d[4] = {g->qweight, g->qzeros, g->scales, g->g_idx};
+        size_t nb[4] = {(size_t)(words_in * g->n_out) * 4, (size_t)(g->n_groups * words_out) * 4,
+                        (size_t)(g->n_groups * g->n_out) * 2, (size_t)g->n_in * 4};
+        src = d[p->part], n = nb[p->part];
+    } else if (p->kind == HT_CSR) {
+        const sqz_sparse_csr *c = h->csr;
+        const void *d[3] = {c->row_ptr, c->col, c->val};
+        size_t nb[3] = {(size_t)(c->n_out + 1) * 4, (size_t)c->nnz * 2, (size_t)c->nnz * 2};
+        src = d[p->part], n = nb[p->part];
+    } else {
+        const sqz_sparse_nm *sp = h->nm;
+        size_t meta = (size_t)sp->n_out * (size_t)(sp->group ? sp->n_in / sp->group : 0);
+        const void *d[4] = {sp->values, sp->meta, sp->scales, sp->zeros};
+        size_t nb[4] = {(size_t)sp->n_out * sp->values_row, (size_t)sp->n_out * sp->meta_row, meta * 2, meta};
+        src = d[p->part], n = nb[p->part];
+    }
+    memcpy(buf, src, n);
+    return SQZ_OK;
+}
+
+// The output list: tensor descriptors (data NULL: ht_fill produces them) and their plans.
+typedef struct {
+    sqz_tensor *t;
+    ht_plan *plan;
+    char **names;
+    int64_t n, cap;
+    json_t *sparse_layers; // sparsity_config.layers
+} hlist;
+
+static sqz_status hl_push(hlist *l, const char *name, sqz_type type, int n_dims, const int64_t *shape, size_t nbytes,
+                          ht_plan plan) {
+    if (l->n == l->cap) {
+        int64_t cap = l->cap ? 2 * l->cap : 256;
+        sqz_tensor *t = realloc(l->t, (size_t)cap * sizeof *t);
+        if (t)
+            l->t = t;
+        ht_plan *pl = t ? realloc(l->plan, (size_t)cap * sizeof *pl) : NULL;
+        if (pl)
+            l->plan = pl;
+        char **nm = pl ? realloc(l->names, (size_t)cap * sizeof *nm) : NULL;
+        SQZ_FAIL_IF(!nm, SQZ_ERR_NOMEM, "out of memory");
+        l->names = nm, l->cap = cap;
+    }
+    l->names[l->n] = strdup(name);
+    SQZ_FAIL_IF(!l->names[l->n], SQZ_ERR_NOMEM, "out of memory");
+    l->t[l->n] = (sqz_tensor){.name = l->names[l->n], .type = type, .n_dims = n_dims, .data = NULL, .nbytes = nbytes};
+    memcpy(l->t[l->n].shape, shape, (size_t)n_dims * sizeof *shape);
+    l->plan[l->n++] = plan;
+    return SQZ_OK;
+}
+
+static void hl_free(hlist *l) {
     for (int64_t i = 0; i < l->n; i++)
         free(l->names[i]);
-    for (int64_t i = 0; i < l->n_packed; i++)
-        sqz_gptq_tensors_free(l->packed[i]);
-    for (int64_t i = 0; i < l->n_nms; i++)
-        sqz_sparse_nm_free(l->nms[i]);
-    for (int64_t i = 0; i < l->n_csrs; i++)
-        sqz_sparse_csr_free(l->csrs[i]);
+    free(l->t), free(l->plan), free(l->names);
     json_decref(l->sparse_layers);
-    free(l->t), free(l->names), free(l->packed), free(l->nms), free(l->csrs);
 }
 
-// The four tensors of a packed layer, named <base>.qweight etc.
-static sqz_status push_packed(tlist *l, const char *base, const sqz_gptq_tensors *p) {
+static sqz_status hl_part(hlist *l, const char *base, const char *suffix, sqz_type type, int64_t d0, int64_t d1,
+                          ht_plan plan) {
     char name[160];
-    int64_t words_in = p->n_in * p->bits / 32, words_out = p->n_out * p->bits / 32;
-    name_of(name, sizeof name, base, ".qweight");
-    SQZ_TRY(tl_push(l, (sqz_tensor){NULL, SQZ_TYPE_I32, 2, {words_in, p->n_out}, p->qweight,
-                                    (size_t)(words_in * p->n_out) * 4}, name));
-    name_of(name, sizeof name, base, ".qzeros");
-    SQZ_TRY(tl_push(l, (sqz_tensor){NULL, SQZ_TYPE_I32, 2, {p->n_groups, words_out}, p->qzeros,
-                                    (size_t)(p->n_groups * words_out) * 4}, name));
-    name_of(name, sizeof name, base, ".scales");
-    SQZ_TRY(tl_push(l, (sqz_tensor){NULL, SQZ_TYPE_F16, 2, {p->n_groups, p->n_out}, p->scales,
-                                    (size_t)(p->n_groups * p->n_out) * 2}, name));
-    name_of(name, sizeof name, base, ".g_idx");
-    return tl_push(l, (sqz_tensor){NULL, SQZ_TYPE_I32, 1, {p->n_in}, p->g_idx, (size_t)p->n_in * 4}, name);
+    name_of(name, sizeof name, base, suffix);
+    int64_t shape[2] = {d0, d1};
+    size_t nbytes = sqz_type_row_size(type, d1 < 0 ? d0 : d0 * d1);
+    return hl_push(l, name, type, d1 < 0 ? 1 : 2, shape, nbytes, plan);
 }
 
-// Pack integer layer k (HF base name `base`) and add its tensors.
-static sqz_status add_packed(const sqz_compressed *cc, tlist *l, int64_t k, const char *base, sqz_gptq_format fmt) {
-    const sqz_model_config *cfg = sqz_model_get_config(cc->m);
-    const sqz_qweight *q = cc->store[k].qw;
-    sqz_lin_role r = cc->stats[k].role;
-    bool perm = cfg->arch == SQZ_ARCH_LLAMA && (r == SQZ_LIN_Q || r == SQZ_LIN_K);
-    sqz_qweight *u = perm ? unpermute(q, r == SQZ_LIN_Q ? cfg->n_head : cfg->n_head_kv) : NULL;
-    SQZ_FAIL_IF(perm && !u, SQZ_ERR_NOMEM, "out of memory");
-    sqz_gptq_tensors *p = NULL;
-    sqz_status e = sqz_gptq_pack(u ? u : q, fmt, &p);
-    sqz_qweight_free(u);
-    SQZ_TRY_CTX(e, "%s: ", cc->stats[k].name);
-    sqz_gptq_tensors **g = realloc(l->packed, (size_t)(l->n_packed + 1) * sizeof *g);
-    if (!g) {
-        sqz_gptq_tensors_free(p);
-        return sqz_error(SQZ_ERR_NOMEM, "out of memory");
-    }
-    l->packed = g;
-    l->packed[l->n_packed++] = p;
-    return push_packed(l, base, p);
+// The four GPTQ tensors of integer layer k, named <base>.qweight etc. (shapes as sqz_gptq_pack makes them).
+static sqz_status plan_packed(hlist *l, int64_t k, const char *base, const sqz_qweight *q) {
+    int64_t words_in = q->n_in * q->bits / 32, words_out = q->n_out * q->bits / 32;
+    SQZ_TRY(hl_part(l, base, ".qweight", SQZ_TYPE_I32, words_in, q->n_out, (ht_plan){HT_GPTQ, 0, k, NULL}));
+    SQZ_TRY(hl_part(l, base, ".qzeros", SQZ_TYPE_I32, q->n_groups, words_out, (ht_plan){HT_GPTQ, 1, k, NULL}));
+    SQZ_TRY(hl_part(l, base, ".scales", SQZ_TYPE_F16, q->n_groups, q->n_out, (ht_plan){HT_GPTQ, 2, k, NULL}));
+    return hl_part(l, base, ".g_idx", SQZ_TYPE_I32, q->n_in, -1, (ht_plan){HT_GPTQ, 3, k, NULL});
 }
 
 // v1 ("gptq") stores zero − 1 and cannot hold a zero of 0: use v2 when any packed layer has one.
@@ -368,116 +504,68 @@ static bool any_sparse(const sqz_compressed *cc) {
     return false;
 }
 
-// The four tensors of an N:M int4 layer.
-static sqz_status push_nm_int4(tlist *l, const char *base, const sqz_sparse_nm *sp) {
-    char name[160];
-    int64_t ng = sp->n_in / sp->group;
-    name_of(name, sizeof name, base, ".sp_values");
-    SQZ_TRY(tl_push(l, (sqz_tensor){NULL, SQZ_TYPE_U8, 2, {sp->n_out, (int64_t)sp->values_row}, sp->values,
-                                    (size_t)sp->n_out * sp->values_row}, name));
-    name_of(name, sizeof name, base, ".sp_meta");
-    SQZ_TRY(tl_push(l, (sqz_tensor){NULL, SQZ_TYPE_U8, 2, {sp->n_out, (int64_t)sp->meta_row}, sp->meta,
-                                    (size_t)sp->n_out * sp->meta_row}, name));
-    name_of(name, sizeof name, base, ".sp_scales");
-    SQZ_TRY(tl_push(l, (sqz_tensor){NULL, SQZ_TYPE_F16, 2, {sp->n_out, ng}, sp->scales, (size_t)(sp->n_out * ng) * 2},
-                    name));
-    name_of(name, sizeof name, base, ".sp_zeros");
-    return tl_push(l, (sqz_tensor){NULL, SQZ_TYPE_U8, 2, {sp->n_out, ng}, sp->zeros, (size_t)(sp->n_out * ng)}, name);
+static void sparse_entry(hlist *l, const char *base, const char *storage, const char *values, int group,
+                         double sparsity) {
+    json_t *o = json_object();
+    json_object_set_new(o, "storage", json_string(storage));
+    json_object_set_new(o, "values", json_string(values));
+    if (group)
+        json_object_set_new(o, "group", json_integer(group));
+    json_object_set_new(o, "sparsity", json_real(sparsity));
+    json_object_set_new(l->sparse_layers, base, o);
 }
 
-// Pruned int4 layer k (HF base name `base`) in the N:M int4 layout, rows in HF order.
-static sqz_status add_sparse_int4(const sqz_compressed *cc, tlist *l, int64_t k, const char *base) {
-    const sqz_model_config *cfg = sqz_model_get_config(cc->m);
+// Pruned int4 layer k in the N:M int4 layout: <base>.sp_values, .sp_meta, .sp_scales, .sp_zeros.
+static sqz_status plan_sparse_int4(const sqz_compressed *cc, hlist *l, int64_t k, const char *base) {
     const lin_store *s = &cc->store[k];
     const sqz_qweight *q = s->qw;
-    sqz_lin_role r = cc->stats[k].role;
-    bool perm = cfg->arch == SQZ_ARCH_LLAMA && (r == SQZ_LIN_Q || r == SQZ_LIN_K);
-    sqz_qweight *u = perm ? unpermute(q, r == SQZ_LIN_Q ? cfg->n_head : cfg->n_head_kv) : NULL;
-    SQZ_FAIL_IF(perm && !u, SQZ_ERR_NOMEM, "out of memory");
-    const sqz_qweight *src = u ? u : q;
-    sqz_sparse_nm *sp = NULL, **g = realloc(l->nms, (size_t)(l->n_nms + 1) * sizeof *g);
-    sqz_status e = g ? sqz_sparse_nm_encode_int4(src->codes, src->scales, src->zeros, src->n_out, src->n_in,
-                                                 src->n_groups, s->sp.nm, &sp)
-                     : sqz_error(SQZ_ERR_NOMEM, "out of memory");
-    sqz_qweight_free(u);
-    if (g)
-        l->nms = g;
-    if (e == SQZ_OK)
-        l->nms[l->n_nms++] = sp, e = push_nm_int4(l, base, sp);
-    SQZ_TRY_CTX(e, "%s: ", cc->stats[k].name);
-    json_t *o = json_object();
-    json_object_set_new(o, "storage", json_string(s->sp.nm.m == 4 ? "2:4" : "4:8"));
-    json_object_set_new(o, "values", json_string("int4"));
-    json_object_set_new(o, "group", json_integer(sp->group));
-    json_object_set_new(o, "sparsity", json_real(s->sp.sparsity));
-    json_object_set_new(l->sparse_layers, base, o);
+    SQZ_TRY(hl_part(l, base, ".sp_values", SQZ_TYPE_U8, q->n_out, q->n_in / 4, (ht_plan){HT_NM_INT4, 0, k, NULL}));
+    SQZ_TRY(hl_part(l, base, ".sp_meta", SQZ_TYPE_U8, q->n_out, q->n_in / 8, (ht_plan){HT_NM_INT4, 1, k, NULL}));
+    SQZ_TRY(hl_part(l, base, ".sp_scales", SQZ_TYPE_F16, q->n_out, q->n_groups, (ht_plan){HT_NM_INT4, 2, k, NULL}));
+    SQZ_TRY(hl_part(l, base, ".sp_zeros", SQZ_TYPE_U8, q->n_out, q->n_groups, (ht_plan){HT_NM_INT4, 3, k, NULL}));
+    sparse_entry(l, base, s->sp.nm.m == 4 ? "2:4" : "4:8", "int4", q->group, s->sp.sparsity);
     return SQZ_OK;
 }
 
-static sqz_status push_nm(tlist *l, const char *base, sqz_sparse_nm *sp) {
-    char name[160];
-    name_of(name, sizeof name, base, ".sp_values");
-    SQZ_TRY(tl_push(l, (sqz_tensor){NULL, SQZ_TYPE_F16, 2, {sp->n_out, sp->n_in / 2}, sp->values,
-                                    (size_t)sp->n_out * sp->values_row}, name));
-    name_of(name, sizeof name, base, ".sp_meta");
-    return tl_push(l, (sqz_tensor){NULL, SQZ_TYPE_U8, 2, {sp->n_out, (int64_t)sp->meta_row}, sp->meta,
-                                   (size_t)sp->n_out * sp->meta_row}, name);
+// Nonzeros of the checkpoint's dense tensor t (what a CSR of it holds).
+static int64_t count_nonzeros(const sqz_tensor *t) {
+    const sqz_type_traits *tr = sqz_type_traits_of(t->type);
+    int64_t rows = t->shape[0], cols = t->shape[1], nnz = 0;
+    float *row = malloc((size_t)cols * sizeof *row);
+    if (!row || !tr || !tr->to_float)
+        return free(row), -1;
+    size_t rb = sqz_type_row_size(t->type, cols);
+    for (int64_t r = 0; r < rows; r++) {
+        tr->to_float((const uint8_t *)t->data + r * rb, row, cols);
+        for (int64_t c = 0; c < cols; c++)
+            nnz += row[c] != 0.0f;
+    }
+    free(row);
+    return nnz;
 }
 
-static sqz_status push_csr(tlist *l, const char *base, sqz_sparse_csr *c) {
-    char name[160];
-    SQZ_FAIL_IF(c->nnz > INT32_MAX, SQZ_ERR_RANGE, "%s: %lld nonzeros do not fit int32 row pointers", base,
-                (long long)c->nnz);
-    name_of(name, sizeof name, base, ".csr_row_ptr");
-    SQZ_TRY(tl_push(l, (sqz_tensor){NULL, SQZ_TYPE_I32, 1, {c->n_out + 1}, c->row_ptr, (size_t)(c->n_out + 1) * 4},
-                    name));
-    name_of(name, sizeof name, base, ".csr_col"); // uint16 column indices, stored as I16 bit patterns
-    SQZ_TRY(tl_push(l, (sqz_tensor){NULL, SQZ_TYPE_I16, 1, {c->nnz}, c->col, (size_t)c->nnz * 2}, name));
-    name_of(name, sizeof name, base, ".csr_val");
-    return tl_push(l, (sqz_tensor){NULL, SQZ_TYPE_F16, 1, {c->nnz}, c->val, (size_t)c->nnz * 2}, name);
-}
-
-// Encode pruned layer k from its HF tensor t (rows already in HF order) into sqz's layout.
-static sqz_status add_sparse(const sqz_compressed *cc, tlist *l, int64_t k, const char *base, const sqz_tensor *t) {
+// Pruned F16 layer k (the checkpoint's tensor t, rows in HF order) in sqz's N:M or CSR layout, or copied
+// when CSR would not be smaller.
+static sqz_status plan_sparse(const sqz_compressed *cc, hlist *l, int64_t k, const char *base, const sqz_tensor *t) {
     const lin_store *s = &cc->store[k];
     int64_t n_out = cc->stats[k].n_out, n_in = cc->stats[k].n_in;
-    const sqz_type_traits *tr = sqz_type_traits_of(t->type);
-    SQZ_FAIL_IF(t->n_dims != 2 || t->shape[0] != n_out || t->shape[1] != n_in || !tr || !tr->to_float ||
-                    t->nbytes < sqz_type_row_size(t->type, n_in) * (size_t)n_out,
-                SQZ_ERR_FORMAT, "%s: unexpected shape or type in the converted checkpoint", t->name);
-    float *w = malloc((size_t)(n_out * n_in) * sizeof *w);
-    SQZ_FAIL_IF(!w, SQZ_ERR_NOMEM, "out of memory");
-    tr->to_float(t->data, w, n_out * n_in);
-    sqz_status e;
-    const char *kind;
+    SQZ_FAIL_IF(t->n_dims != 2 || t->shape[0] != n_out || t->shape[1] != n_in, SQZ_ERR_FORMAT,
+                "%s: unexpected shape in the converted checkpoint", t->name);
     if (s->sp.storage == SQZ_SP_STORE_NM) {
-        sqz_sparse_nm *sp = NULL, **g = realloc(l->nms, (size_t)(l->n_nms + 1) * sizeof *g);
-        e = g ? sqz_sparse_nm_encode(w, n_out, n_in, s->sp.nm, SQZ_SP_F16, 0, &sp) : sqz_error(SQZ_ERR_NOMEM, "oom");
-        if (g)
-            l->nms = g;
-        if (e == SQZ_OK)
-            l->nms[l->n_nms++] = sp, e = push_nm(l, base, sp);
-        kind = s->sp.nm.m == 4 ? "2:4" : "4:8";
-    } else {
-        sqz_sparse_csr *c = NULL, **g = realloc(l->csrs, (size_t)(l->n_csrs + 1) * sizeof *g);
-        e = g ? sqz_sparse_csr_encode(w, n_out, n_in, &c) : sqz_error(SQZ_ERR_NOMEM, "oom");
-        if (g)
-            l->csrs = g;
-        if (e == SQZ_OK && !c) // not smaller after all: dense
-            e = tl_push(l, *t, t->name);
-        else if (e == SQZ_OK)
-            l->csrs[l->n_csrs++] = c, e = push_csr(l, base, c);
-        kind = c ? "csr" : NULL;
+        SQZ_TRY(hl_part(l, base, ".sp_values", SQZ_TYPE_F16, n_out, n_in / 2, (ht_plan){HT_NM_F16, 0, k, t}));
+        SQZ_TRY(hl_part(l, base, ".sp_meta", SQZ_TYPE_U8, n_out, n_in / 8, (ht_plan){HT_NM_F16, 1, k, t}));
+        sparse_entry(l, base, s->sp.nm.m == 4 ? "2:4" : "4:8", "f16", 0, s->sp.sparsity);
+        return SQZ_OK;
     }
-    free(w);
-    SQZ_TRY_CTX(e, "%s: ", cc->stats[k].name);
-    if (kind) {
-        json_t *o = json_object();
-        json_object_set_new(o, "storage", json_string(kind));
-        json_object_set_new(o, "values", json_string("f16"));
-        json_object_set_new(o, "sparsity", json_real(s->sp.sparsity));
-        json_object_set_new(l->sparse_layers, base, o);
-    }
+    int64_t nnz = count_nonzeros(t);
+    SQZ_FAIL_IF(nnz < 0, SQZ_ERR_NOMEM, "%s: out of memory", t->name);
+    if (sqz_sparse_csr_nbytes_for(n_out, nnz) >= (size_t)(n_out * n_in) * 2) // not smaller: dense
+        return hl_push(l, t->name, t->type, t->n_dims, t->shape, t->nbytes, (ht_plan){HT_COPY, 0, -1, t});
+    SQZ_FAIL_IF(nnz > INT32_MAX, SQZ_ERR_RANGE, "%s: %lld nonzeros do not fit int32 row pointers", base, (long long)nnz);
+    SQZ_TRY(hl_part(l, base, ".csr_row_ptr", SQZ_TYPE_I32, n_out + 1, -1, (ht_plan){HT_CSR, 0, k, t}));
+    SQZ_TRY(hl_part(l, base, ".csr_col", SQZ_TYPE_I16, nnz, -1, (ht_plan){HT_CSR, 1, k, t})); // uint16 bit patterns
+    SQZ_TRY(hl_part(l, base, ".csr_val", SQZ_TYPE_F16, nnz, -1, (ht_plan){HT_CSR, 2, k, t}));
+    sparse_entry(l, base, "csr", "f16", 0, s->sp.sparsity);
     return SQZ_OK;
 }
 
@@ -515,8 +603,9 @@ static sqz_status update_config(const sqz_compressed *cc, const char *hf_dir, sq
     return SQZ_OK;
 }
 
-// Replace the dense weights in hf_dir/model.safetensors: packable integer layers by their GPTQ
-// tensors, pruned F16 layers by sqz's N:M or CSR layout.
+// Replace the dense weights in hf_dir/model.safetensors: packable integer layers by their GPTQ tensors,
+// pruned int4 layers by the N:M int4 layout, pruned F16 layers by sqz's N:M or CSR layout; written tensor
+// by tensor (ht_fill), the old file read once through its mapping.
 static sqz_status pack_hf(const sqz_compressed *cc, const char *hf_dir) {
     if (!first_int_step(cc) && !any_sparse(cc))
         return SQZ_OK;
@@ -525,7 +614,7 @@ static sqz_status pack_hf(const sqz_compressed *cc, const char *hf_dir) {
     SQZ_TRY(path_of(path, sizeof path, hf_dir, "model.safetensors"));
     sqz_safetensors *st;
     SQZ_TRY(sqz_safetensors_open(&st, path));
-    tlist l = {.sparse_layers = json_object()};
+    hlist l = {.sparse_layers = json_object()};
     sqz_status e = l.sparse_layers ? SQZ_OK : sqz_error(SQZ_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; e == SQZ_OK && i < sqz_safetensors_n_tensors(st); i++) {
         const sqz_tensor *t = sqz_safetensors_tensor(st, i);
@@ -544,34 +633,34 @@ static sqz_status pack_hf(const sqz_compressed *cc, const char *hf_dir) {
         if (k >= 0)
             snprintf(base, sizeof base, "%.*s", (int)(strlen(t->name) - 7), t->name);
         if (k >= 0 && is_sparse_int4(&cc->store[k]))
-            e = add_sparse_int4(cc, &l, k, base);
+            e = plan_sparse_int4(cc, &l, k, base);
         else if (k >= 0 && packable(cc->store[k].qw))
-            e = add_packed(cc, &l, k, base, fmt);
+            e = plan_packed(&l, k, base, cc->store[k].qw);
         else if (k >= 0 && is_sparse(&cc->store[k]))
-            e = add_sparse(cc, &l, k, base, t);
+            e = plan_sparse(cc, &l, k, base, t);
         else
-            e = tl_push(&l, *t, t->name);
+            e = hl_push(&l, t->name, t->type, t->n_dims, t->shape, t->nbytes, (ht_plan){HT_COPY, 0, -1, t});
     }
     static const char *const meta[] = {"format", "pt"};
-    if (e == SQZ_OK)
-        e = sqz_safetensors_write(path, l.t, l.n, meta, 1); // temp + rename: the old mapping stays valid
+    ht_state h = {cc, fmt, l.plan, -1, NULL, NULL, NULL};
+    if (e == SQZ_OK) // temp + rename: the old mapping stays valid while it is read
+        e = sqz_safetensors_write_fill(path, l.t, l.n, meta, 1, ht_fill, &h);
+    ht_drop(&h);
     if (e == SQZ_OK)
         e = update_config(cc, hf_dir, fmt, l.sparse_layers);
-    tl_free(&l);
+    hl_free(&l);
     sqz_safetensors_free(st);
     return e;
 }
+
+// Layers pack_hf replaces by their own tensors: the dense GGUF only needs their names and shapes.
+static bool replaced_in_hf(const lin_store *s) { return packable(s->qw) || is_sparse_int4(s); }
 
 static sqz_status write_hf(const sqz_compressed *cc, const char *out_dir) {
     char dense[4096], hf[4096];
     SQZ_TRY(path_of(dense, sizeof dense, out_dir, ".dense.tmp.gguf"));
     SQZ_TRY(path_of(hf, sizeof hf, out_dir, "hf"));
-    void **tmp = calloc((size_t)cc->n_lin, sizeof *tmp);
-    SQZ_FAIL_IF(!tmp, SQZ_ERR_NOMEM, "out of memory");
-    sqz_status e = write_gguf(cc, dense, true, tmp);
-    for (int64_t i = 0; i < cc->n_lin; i++)
-        free(tmp[i]);
-    free(tmp);
+    sqz_status e = write_gguf(cc, dense, true, replaced_in_hf);
     if (e == SQZ_OK)
         e = sqz_convert_gguf_to_hf(dense, hf, SQZ_TYPE_COUNT);
     unlink(dense);

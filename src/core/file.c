@@ -1,6 +1,7 @@
 // Memory-mapped files and whole-file reads.
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,15 @@ void sqz_mmap_close(sqz_mmap *m) {
         munmap((void *)(uintptr_t)m->data, m->size);
     free(m->path);
     memset(m, 0, sizeof *m);
+}
+
+void sqz_mmap_release(const void *p, size_t n) {
+    long page = sysconf(_SC_PAGESIZE);
+    if (!p || page <= 0)
+        return;
+    uintptr_t a = ((uintptr_t)p + (uintptr_t)page - 1) & ~(uintptr_t)(page - 1), b = ((uintptr_t)p + n) & ~(uintptr_t)(page - 1);
+    if (b > a)
+        madvise((void *)a, b - a, MADV_DONTNEED); // read-only private mapping: pages re-read from the file if touched again
 }
 
 sqz_status sqz_read_file(const char *path, char **out, size_t *len) {

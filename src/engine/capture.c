@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/impl_qgroup.h"
 #include "engine/internal.h"
+#include "sqz/quant.h"
 
 static const char *const role_names[SQZ_LIN_COUNT] = {"q", "k", "v", "o", "gate", "up", "down"};
 static const sqz_capture_point role_input[SQZ_LIN_COUNT] = {
@@ -52,17 +54,19 @@ sqz_status sqz_model_linear_get(const sqz_model *m, int64_t layer, sqz_lin_role 
     return SQZ_OK;
 }
 
-// Take ownership of p (freed with the model).
-static sqz_status own(sqz_model *m, void *p, size_t bytes) {
-    void **grown = realloc(m->owned, (size_t)(m->n_owned + 1) * sizeof *grown);
-    if (!grown) {
-        free(p);
-        return sqz_error(SQZ_ERR_NOMEM, "out of memory");
-    }
-    m->owned = grown;
-    m->owned[m->n_owned++] = p;
-    m->owned_bytes += bytes;
-    return SQZ_OK;
+// Let go of what linear l ran on before being replaced: weights the model owns are freed; weights in the
+// file mapping (never written) have their pages dropped from the resident set, so a model rewritten
+// layer by layer (compress) does not hold the whole file in memory too. Layouts of sqz's own (impl)
+// stay owned until the model is freed.
+static void release_weights(sqz_model *m, const sqz_linear *l) {
+    if (l->impl || !l->w)
+        return;
+    for (int i = 0; i < m->n_owned; i++)
+        if (m->owned[i].p == l->w) {
+            sqz_model_disown(m, l->w);
+            return;
+        }
+    sqz_mmap_release(l->w, l->row_bytes * (size_t)l->n_out);
 }
 
 sqz_status sqz_model_linear_set(sqz_model *m, int64_t layer, sqz_lin_role r, sqz_type type, const void *data,
@@ -81,11 +85,30 @@ sqz_status sqz_model_linear_set(sqz_model *m, int64_t layer, sqz_lin_role r, sqz
     uint8_t *w = malloc(nbytes);
     SQZ_FAIL_IF(!w, SQZ_ERR_NOMEM, "out of memory replacing %s", l->name);
     memcpy(w, data, nbytes);
-    SQZ_TRY(own(m, w, nbytes));
+    SQZ_TRY(sqz_model_own(m, w, nbytes));
+    release_weights(m, l);
     l->type = type, l->w = w, l->row_bytes = row, l->k = k, l->impl = NULL, l->data = NULL;
     l->exact = m->opts.exact && k->act != SQZ_ACT_F32; // as init_linear in model.c
     if (l->exact)
         l->k = sqz_kernel_for_isa(SQZ_TYPE_F32, SQZ_ISA_REF);
+    return SQZ_OK;
+}
+
+sqz_status sqz_model_linear_set_qweight(sqz_model *m, int64_t layer, sqz_lin_role r, const struct sqz_qweight *q) {
+    sqz_linear *l;
+    SQZ_TRY(lin_of(m, layer, r, &l));
+    SQZ_FAIL_IF(q->n_out != l->n_out || q->n_in != l->n_in, SQZ_ERR_ARG, "%s: int weights [%lld][%lld], the layer is "
+                "[%lld][%lld]", l->name, (long long)q->n_out, (long long)q->n_in, (long long)l->n_out, (long long)l->n_in);
+    SQZ_FAIL_IF(q->in_scales, SQZ_ERR_UNSUPPORTED, "%s: int weights with input scales have no grouped-int layout", l->name);
+    sqz_qgroup_src src = {q->n_out, q->n_in, q->n_groups, q->bits, q->codes, q->scales, q->zeros, q->g_idx};
+    sqz_qgroup *w = NULL;
+    SQZ_TRY_CTX(sqz_qgroup_pack(&src, &w), "%s: ", l->name);
+    sqz_linear old = *l;
+    const struct sqz_lora *lora = l->lora;
+    const float *b = l->b;
+    SQZ_TRY(sqz_qgroup_linear_init(m, l, old.name, w));
+    l->b = b, l->lora = lora; // biases and adapters stay
+    release_weights(m, &old);
     return SQZ_OK;
 }
 
@@ -103,7 +126,7 @@ sqz_status sqz_model_norm_set(sqz_model *m, int64_t layer, bool ffn, const float
     float *v = malloc(bytes);
     SQZ_FAIL_IF(!v, SQZ_ERR_NOMEM, "out of memory");
     memcpy(v, w, bytes);
-    SQZ_TRY(own(m, v, bytes));
+    SQZ_TRY(sqz_model_own(m, v, bytes));
     if (ffn)
         m->layers[layer].ffn_norm = v;
     else

@@ -31,18 +31,6 @@ static void row_to_float(const sqz_linear *l, int64_t o, float *out) { sqz_qgrou
 
 static size_t bytes(const sqz_linear *l) { return sqz_qgroup_nbytes(qg(l)->w); }
 
-sqz_status sqz_model_own(sqz_model *m, void *p, size_t nbytes) {
-    void **grown = realloc(m->owned, (size_t)(m->n_owned + 1) * sizeof *grown);
-    if (!grown) {
-        free(p);
-        return sqz_error(SQZ_ERR_NOMEM, "out of memory");
-    }
-    m->owned = grown;
-    m->owned[m->n_owned++] = p;
-    m->owned_bytes += nbytes;
-    return SQZ_OK;
-}
-
 sqz_status sqz_qgroup_linear_init(sqz_model *m, sqz_linear *l, const char *name, sqz_qgroup *w) {
     SQZ_TRY(sqz_model_own(m, w, sqz_qgroup_nbytes(w)));
     size_t nlen = strlen(name) + 1;

@@ -11,8 +11,5 @@
 // m->max_act_row. Errors: SQZ_ERR_NOMEM.
 sqz_status sqz_qgroup_linear_init(sqz_model *m, sqz_linear *l, const char *name, sqz_qgroup *w);
 
-// Take ownership of p (freed with the model; `bytes` counted in sqz_model_owned_bytes). On failure
-// p is freed.
-sqz_status sqz_model_own(sqz_model *m, void *p, size_t bytes);
 
 #endif

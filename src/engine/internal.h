@@ -53,6 +53,17 @@ typedef struct sqz_layer {
     sqz_linear w_gate, w_up, w_down;      // Llama SwiGLU; GPT-2 uses w_up (c_fc) and w_down (c_proj)
 } sqz_layer;
 
+typedef struct sqz_owned {
+    void *p;
+    size_t nbytes;
+} sqz_owned;
+
+// Take ownership of p (freed with the model; nbytes counted in sqz_model_owned_bytes). On failure p
+// is freed too.
+sqz_status sqz_model_own(sqz_model *m, void *p, size_t nbytes);
+// Free the owned block p now (weights being replaced); nothing when p is not owned by the model.
+void sqz_model_disown(sqz_model *m, const void *p);
+
 struct sqz_model {
     sqz_model_file *file;
     sqz_model_config cfg;
@@ -69,7 +80,7 @@ struct sqz_model {
     const sqz_vec_ops *vec;     // float vector ops (llama.cpp rounding)
     int64_t max_n_in;           // largest n_in over all linears (scratch sizing)
     size_t max_act_row;         // largest prepared activation row of any impl linear (scratch sizing)
-    void **owned;               // transformed tensors (freed with the model)
+    sqz_owned *owned;           // transformed tensors (freed with the model or when replaced)
     int n_owned;
     size_t owned_bytes;
     char kernel_name[64];

@@ -89,18 +89,6 @@ static sqz_status read_config(const char *path, lora_cfg *lc) {
     return st;
 }
 
-static sqz_status own(sqz_model *m, void *p, size_t bytes) {
-    void **grown = p ? realloc(m->owned, (size_t)(m->n_owned + 1) * sizeof *grown) : NULL;
-    if (!grown) {
-        free(p);
-        return sqz_error(SQZ_ERR_NOMEM, "adapter: out of memory");
-    }
-    m->owned = grown;
-    m->owned[m->n_owned++] = p;
-    m->owned_bytes += bytes;
-    return SQZ_OK;
-}
-
 // "base_model.model.<path>.<layer>.<module>.lora_X.weight" → the layer's linear, or an error.
 static sqz_status resolve(sqz_model *m, const char *file, const char *name, sqz_linear **out, int *perm) {
     static const char *const PRE[] = {"base_model.model.model.layers.", "base_model.model.transformer.h.",
@@ -174,8 +162,8 @@ static sqz_status load_pair(sqz_model *m, const char *file, const sqz_safetensor
         free(a), free(w);
         return sqz_error(SQZ_ERR_NOMEM, "adapter: out of memory");
     }
-    SQZ_TRY(own(m, a, sizeof *a));
-    SQZ_TRY(own(m, w, (size_t)(r * ni + no * r) * sizeof *w));
+    SQZ_TRY(sqz_model_own(m, a, sizeof *a));
+    SQZ_TRY(sqz_model_own(m, w, (size_t)(r * ni + no * r) * sizeof *w));
     float *fa = w, *fb = w + r * ni, *tmp = fb + no * r; // tmp: B before the row permutation
     SQZ_TRY(to_f32(file, ta, r, ni, fa));
     SQZ_TRY(to_f32(file, tb, no, r, tmp));

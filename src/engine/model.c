@@ -64,16 +64,26 @@ static const sqz_tensor *find_role(const loader *ld, role r, int layer, char *na
     return find(ld, name);
 }
 
-static sqz_status keep(sqz_model *m, void *p, size_t bytes) {
-    void **grown = realloc(m->owned, (size_t)(m->n_owned + 1) * sizeof *grown);
+sqz_status sqz_model_own(sqz_model *m, void *p, size_t nbytes) {
+    sqz_owned *grown = p ? realloc(m->owned, (size_t)(m->n_owned + 1) * sizeof *grown) : NULL;
     if (!grown) {
         free(p);
         return sqz_error(SQZ_ERR_NOMEM, "out of memory");
     }
     m->owned = grown;
-    m->owned[m->n_owned++] = p;
-    m->owned_bytes += bytes;
+    m->owned[m->n_owned++] = (sqz_owned){p, nbytes};
+    m->owned_bytes += nbytes;
     return SQZ_OK;
+}
+
+void sqz_model_disown(sqz_model *m, const void *p) {
+    for (int i = 0; p && i < m->n_owned; i++)
+        if (m->owned[i].p == p) {
+            free(m->owned[i].p);
+            m->owned_bytes -= m->owned[i].nbytes;
+            m->owned[i] = m->owned[--m->n_owned];
+            return;
+        }
 }
 
 // A vector of n floats (norm weight or bias): used in place when F32 and aligned, else converted.
@@ -90,7 +100,7 @@ static sqz_status load_vec(sqz_model *m, const sqz_tensor *t, const char *name, 
     float *v = malloc((size_t)n * sizeof *v);
     SQZ_FAIL_IF(!v, SQZ_ERR_NOMEM, "out of memory converting '%s'", name);
     tr->to_float(t->data, v, n);
-    SQZ_TRY(keep(m, v, (size_t)n * sizeof *v));
+    SQZ_TRY(sqz_model_own(m, v, (size_t)n * sizeof *v));
     *out = v;
     return SQZ_OK;
 }
@@ -137,7 +147,7 @@ static sqz_status init_conv1d(sqz_model *m, sqz_linear *l, const sqz_tensor *t, 
     for (int64_t i = 0; i < n_in; i++)
         for (int64_t o = 0; o < n_out; o++)
             memcpy(w + ((size_t)o * n_in + i) * es, src + ((size_t)i * n_out + o) * es, es);
-    SQZ_TRY(keep(m, w, bytes));
+    SQZ_TRY(sqz_model_own(m, w, bytes));
     sqz_tensor tt = *t;
     tt.shape[0] = n_out, tt.shape[1] = n_in, tt.data = w;
     return init_linear(m, l, &tt, name, n_out, n_in);
@@ -154,7 +164,7 @@ static sqz_status layer_linear(const loader *ld, sqz_linear *l, int il, role rw,
         void *owned;
         size_t bytes;
         SQZ_TRY(sqz_sparse_linear_load(ld->m, l, name, n_out, n_in, &owned, &bytes));
-        SQZ_TRY(keep(ld->m, owned, bytes));
+        SQZ_TRY(sqz_model_own(ld->m, owned, bytes));
     } else if (!t) {
         SQZ_FAIL_IF(!opt, SQZ_ERR_NOT_FOUND, "missing tensor '%s'", name);
         return SQZ_OK;
@@ -369,7 +379,7 @@ void sqz_model_free(sqz_model *m) {
     if (!m)
         return;
     for (int i = 0; i < m->n_owned; i++)
-        free(m->owned[i]);
+        free(m->owned[i].p);
     free(m->owned);
     free(m->layers);
     free(m->inv_freq);

@@ -94,14 +94,19 @@ sqz_status sqz_cv_from_float(sqz_type t, const float *src, void *dst, int64_t n)
 
 // ================================ output tensor list =============================================
 
+// An output tensor, produced when the writer reaches it (cv_fill): src converted to `type` after the
+// transform xf, so a conversion holds one tensor in memory, not the model.
 typedef struct cv_out {
     char name[96];
     sqz_type type;
     int n_dims;
     int64_t shape[SQZ_MAX_DIMS];
-    const void *data;
     size_t nbytes;
-    void *owned; // malloc'd converted data, or NULL when data points into the source mapping
+    sqz_tensor src;   // the input tensor (a copy of its descriptor; data in the source mapping or heap)
+    int xf;           // XF_* transform
+    int64_t n_head;   // heads, for a q/k permutation
+    bool inverse;     // GGUF -> HF
+    bool mapped;      // src.data lies in a read-only file mapping: drop its pages once written
 } cv_out;
 
 typedef struct cv_list {
@@ -110,8 +115,6 @@ typedef struct cv_list {
 } cv_list;
 
 static void cv_list_free(cv_list *L) {
-    for (int64_t i = 0; i < L->n; i++)
-        free(L->v[i].owned);
     free(L->v);
     memset(L, 0, sizeof *L);
 }
@@ -155,58 +158,65 @@ static void transpose(const float *src, float *dst, int64_t rows, int64_t cols) 
 }
 
 // Add src to L as `name` of type dst_type after transform xf (n_head: heads for a permutation;
-// inverse: GGUF -> HF). Without a transform or type change the data is not copied.
+// inverse: GGUF -> HF): checks it and records how to produce it (cv_fill). mapped: src.data is in a
+// file mapping (its pages are dropped after the tensor is written); false for heap data.
 static sqz_status cv_add(cv_list *L, const char *name, const sqz_tensor *src, sqz_type dst_type, int xf,
-                         int64_t n_head, bool inverse) {
+                         int64_t n_head, bool inverse, bool mapped) {
     cv_out *o = NULL;
     SQZ_TRY(cv_list_push(L, &o));
     SQZ_FAIL_IF(strlen(name) >= sizeof o->name, SQZ_ERR_ARG, "tensor name '%s' is too long", name);
+    *o = (cv_out){.type = dst_type, .n_dims = src->n_dims, .src = *src, .xf = xf, .n_head = n_head, .inverse = inverse,
+                  .mapped = mapped};
     strcpy(o->name, name);
-    o->type = dst_type;
-    o->n_dims = src->n_dims;
     memcpy(o->shape, src->shape, sizeof o->shape);
     int64_t n = sqz_tensor_nelements(src);
     if (xf == XF_NONE && src->type == dst_type) {
-        o->data = src->data;
         o->nbytes = src->nbytes;
         return SQZ_OK;
     }
-    int64_t rows = src->n_dims >= 2 ? src->shape[0] : n, cols = rows ? n / rows : 0;
-    if (src->n_dims < 2)
-        rows = n, cols = 1;
+    int64_t rows = src->n_dims >= 2 ? src->shape[0] : n;
     if (xf & (XF_PERM_Q | XF_PERM_K))
         SQZ_FAIL_IF(n_head <= 0 || rows % n_head || (rows / n_head) % 2, SQZ_ERR_FORMAT,
                     "tensor '%s': %lld rows do not split into %lld heads of even size", src->name,
                     (long long)rows, (long long)n_head);
-    if (xf & XF_TRANSPOSE)
+    if (xf & XF_TRANSPOSE) {
         SQZ_FAIL_IF(src->n_dims != 2, SQZ_ERR_FORMAT, "tensor '%s': expected a matrix to transpose", src->name);
-    size_t nbytes = sqz_type_row_size(dst_type, n);
-    SQZ_FAIL_IF(n > 0 && nbytes == 0, SQZ_ERR_ARG, "tensor '%s': %lld elements do not fit type %s", src->name,
-                (long long)n, sqz_type_name(dst_type));
-    float *f = malloc((size_t)n * sizeof(float) + 1), *g = NULL;
-    o->owned = malloc(nbytes + 1);
-    sqz_status st = f && o->owned ? SQZ_OK : sqz_error(SQZ_ERR_NOMEM, "tensor '%s': out of memory", src->name);
-    if (!st)
-        st = to_f32(src, f, n);
-    if (!st && xf) {
-        g = malloc((size_t)n * sizeof(float) + 1);
-        if (!g) {
-            st = sqz_error(SQZ_ERR_NOMEM, "tensor '%s': out of memory", src->name);
-        } else if (xf & XF_TRANSPOSE) {
-            transpose(f, g, rows, cols);
-            o->shape[0] = cols;
-            o->shape[1] = rows;
-        } else {
-            permute_rows(f, g, rows, cols, n_head, inverse);
-        }
+        o->shape[0] = src->shape[1], o->shape[1] = src->shape[0];
     }
-    if (!st)
-        st = sqz_cv_from_float(dst_type, g ? g : f, o->owned, n);
-    free(f);
-    free(g);
-    o->data = o->owned;
-    o->nbytes = nbytes;
-    return st;
+    o->nbytes = sqz_type_row_size(dst_type, n);
+    SQZ_FAIL_IF(n > 0 && o->nbytes == 0, SQZ_ERR_ARG, "tensor '%s': %lld elements do not fit type %s", src->name,
+                (long long)n, sqz_type_name(dst_type));
+    return SQZ_OK;
+}
+
+// The bytes of output tensor i (sqz_tensor_fill for the writers): src as it is, or through F32 with the
+// transform and the type change.
+static sqz_status cv_fill(void *user, int64_t i, void *buf) {
+    const cv_out *o = &((const cv_list *)user)->v[i];
+    const sqz_tensor *src = &o->src;
+    int64_t n = sqz_tensor_nelements(src);
+    sqz_status st = SQZ_OK;
+    if (o->xf == XF_NONE && src->type == o->type) {
+        memcpy(buf, src->data, o->nbytes);
+    } else {
+        int64_t rows = src->n_dims >= 2 ? src->shape[0] : n, cols = rows ? n / rows : 0;
+        if (src->n_dims < 2)
+            rows = n, cols = 1;
+        float *f = malloc((size_t)n * sizeof(float) + 1), *g = o->xf ? malloc((size_t)n * sizeof(float) + 1) : NULL;
+        st = f && (g || !o->xf) ? SQZ_OK : sqz_error(SQZ_ERR_NOMEM, "tensor '%s': out of memory", src->name);
+        if (!st)
+            st = to_f32(src, f, n);
+        if (!st && (o->xf & XF_TRANSPOSE))
+            transpose(f, g, rows, cols);
+        else if (!st && o->xf)
+            permute_rows(f, g, rows, cols, o->n_head, o->inverse);
+        if (!st)
+            st = sqz_cv_from_float(o->type, g ? g : f, buf, n);
+        free(f), free(g);
+    }
+    if (o->mapped)
+        sqz_mmap_release(src->data, src->nbytes);
+    return st == SQZ_OK ? SQZ_OK : sqz_error_prefix(st, "%s: ", o->name);
 }
 
 // ================================ tensor names ===================================================
@@ -911,12 +921,12 @@ static bool valid_out_type(sqz_type t, bool gguf) {
            (gguf && (t == SQZ_TYPE_Q8_0 || t == SQZ_TYPE_Q4_0 || t == SQZ_TYPE_Q4_1));
 }
 
-static sqz_status write_gguf(const cv_list *L, sqz_gguf_writer *w, const char *out) {
+static sqz_status write_gguf(cv_list *L, sqz_gguf_writer *w, const char *out) {
     for (int64_t i = 0; i < L->n; i++) {
         const cv_out *o = &L->v[i];
-        SQZ_TRY(sqz_gguf_writer_add_tensor(w, o->name, o->type, o->n_dims, o->shape, o->data, o->nbytes));
+        SQZ_TRY(sqz_gguf_writer_add_tensor(w, o->name, o->type, o->n_dims, o->shape, NULL, o->nbytes));
     }
-    return sqz_gguf_writer_write(w, out);
+    return sqz_gguf_writer_write_fill(w, out, cv_fill, L);
 }
 
 static sqz_status hf_tensors_to_gguf(cv_list *L, const sqz_safetensors *st, const sqz_model_config *c,
@@ -936,7 +946,7 @@ static sqz_status hf_tensors_to_gguf(cv_list *L, const sqz_safetensors *st, cons
         int64_t nh = xf & XF_PERM_Q ? c->n_head : c->n_head_kv;
         if (c->arch == SQZ_ARCH_QWEN2)
             xf &= ~(XF_PERM_Q | XF_PERM_K); // qwen2 GGUFs keep HF's rotate-half layout
-        SQZ_TRY_CTX(cv_add(L, gname, t, ty, xf, nh, false), "%s: ", t->name);
+        SQZ_TRY_CTX(cv_add(L, gname, t, ty, xf, nh, false, true), "%s: ", t->name);
     }
     return SQZ_OK;
 }
@@ -982,7 +992,7 @@ sqz_status sqz_convert_hf_to_gguf(const char *in, const char *out, sqz_type out_
             s = sqz_error(SQZ_ERR_NOMEM, "convert: out of memory");
         else {
             llama3_rope_factors(&c, ropef);
-            s = cv_add(&L, rt.name, &rt, SQZ_TYPE_F32, 0, 0, false);
+            s = cv_add(&L, rt.name, &rt, SQZ_TYPE_F32, 0, 0, false, false);
         }
     }
     const char *base = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
@@ -1132,7 +1142,7 @@ static sqz_status gguf_tensors_to_hf(cv_list *L, const sqz_gguf *g, const sqz_mo
         int64_t nh = xf & XF_PERM_Q ? c->n_head : c->n_head_kv;
         if (c->arch == SQZ_ARCH_QWEN2)
             xf &= ~(XF_PERM_Q | XF_PERM_K);
-        SQZ_TRY_CTX(cv_add(L, hname, t, ty, xf, nh, true), "%s: ", t->name);
+        SQZ_TRY_CTX(cv_add(L, hname, t, ty, xf, nh, true, true), "%s: ", t->name);
     }
     return SQZ_OK;
 }
@@ -1408,18 +1418,18 @@ static sqz_status write_hf_tokenizer(const sqz_gguf *g, const char *dir) {
     return json_write_file(tc, dir, "tokenizer_config.json");
 }
 
-static sqz_status write_hf_safetensors(const cv_list *L, const char *dir) {
+static sqz_status write_hf_safetensors(cv_list *L, const char *dir) {
     char path[4200];
     SQZ_FAIL_IF(!path_join(path, sizeof path, dir, "model.safetensors"), SQZ_ERR_ARG, "%s: path too long", dir);
     sqz_tensor *ts = calloc((size_t)L->n + 1, sizeof *ts);
     SQZ_FAIL_IF(!ts, SQZ_ERR_NOMEM, "convert: out of memory");
     for (int64_t i = 0; i < L->n; i++) {
         const cv_out *o = &L->v[i];
-        ts[i] = (sqz_tensor){.name = o->name, .type = o->type, .n_dims = o->n_dims, .data = o->data, .nbytes = o->nbytes};
+        ts[i] = (sqz_tensor){.name = o->name, .type = o->type, .n_dims = o->n_dims, .data = NULL, .nbytes = o->nbytes};
         memcpy(ts[i].shape, o->shape, sizeof o->shape);
     }
     const char *meta[2] = {"format", "pt"};
-    sqz_status st = sqz_safetensors_write(path, ts, L->n, meta, 1);
+    sqz_status st = sqz_safetensors_write_fill(path, ts, L->n, meta, 1, cv_fill, L);
     free(ts);
     return st;
 }

@@ -859,16 +859,38 @@ static sqz_status write_all(FILE *f, const char *path, const void *p, size_t n) 
     return SQZ_OK;
 }
 
-static sqz_status writer_body(const sqz_gguf_writer *w, FILE *f, const char *path) {
+// Header, then the tensors; a tensor added without data is produced by fill into one buffer that grows
+// to the largest such tensor.
+static sqz_status writer_body(const sqz_gguf_writer *w, FILE *f, const char *path, sqz_tensor_fill fill, void *user) {
     bytes hdr = {0};
     sqz_status st = writer_header(w, &hdr);
     if (st == SQZ_OK)
         st = write_all(f, path, hdr.p, hdr.n);
     free(hdr.p);
     static const uint8_t zeros[4096];
+    void *buf = NULL;
+    size_t cap = 0;
     for (size_t i = 0; i < w->n_t && st == SQZ_OK; i++) {
         const wtensor *t = &w->t[i];
-        st = write_all(f, path, t->data, t->nbytes);
+        const void *data = t->data;
+        if (!data && t->nbytes) {
+            if (!fill) {
+                st = sqz_error(SQZ_ERR_ARG, "%s: tensor '%s' has no data", path, t->name);
+                break;
+            }
+            if (t->nbytes > cap) {
+                free(buf);
+                cap = t->nbytes;
+                if (!(buf = malloc(cap))) {
+                    st = sqz_error(SQZ_ERR_NOMEM, "%s: out of memory for tensor '%s'", path, t->name);
+                    break;
+                }
+            }
+            st = fill(user, (int64_t)i, buf);
+            data = buf;
+        }
+        if (st == SQZ_OK)
+            st = write_all(f, path, data, t->nbytes);
         size_t pad = align_up(t->nbytes, w->alignment) - t->nbytes;
         while (st == SQZ_OK && pad) {
             size_t k = pad < sizeof zeros ? pad : sizeof zeros;
@@ -876,10 +898,15 @@ static sqz_status writer_body(const sqz_gguf_writer *w, FILE *f, const char *pat
             pad -= k;
         }
     }
+    free(buf);
     return st;
 }
 
 sqz_status sqz_gguf_writer_write(sqz_gguf_writer *w, const char *path) {
+    return sqz_gguf_writer_write_fill(w, path, NULL, NULL);
+}
+
+sqz_status sqz_gguf_writer_write_fill(sqz_gguf_writer *w, const char *path, sqz_tensor_fill fill, void *user) {
     size_t n = strlen(path) + 32;
     char *tmp = malloc(n);
     SQZ_FAIL_IF(!tmp, SQZ_ERR_NOMEM, "%s: out of memory", path);
@@ -890,7 +917,7 @@ sqz_status sqz_gguf_writer_write(sqz_gguf_writer *w, const char *path) {
         free(tmp);
         return st;
     }
-    sqz_status st = writer_body(w, f, path);
+    sqz_status st = writer_body(w, f, path, fill, user);
     if (fclose(f) != 0 && st == SQZ_OK)
         st = sqz_error(SQZ_ERR_IO, "%s: write failed", path);
     if (st == SQZ_OK && rename(tmp, path) != 0)

@@ -505,17 +505,48 @@ static sqz_status build_header(const sqz_tensor *tensors, int64_t n, const char 
     return SQZ_OK;
 }
 
-static sqz_status write_stream(FILE *f, const char *hdr, size_t hlen, const sqz_tensor *tensors, int64_t n) {
+// Header, then every tensor's bytes in order; a tensor without data is produced by fill into one
+// buffer that grows to the largest such tensor (so memory stays one tensor deep).
+static sqz_status write_stream(FILE *f, const char *hdr, size_t hlen, const sqz_tensor *tensors, int64_t n,
+                               sqz_tensor_fill fill, void *user) {
     uint64_t hl = hlen;
     bool ok = fwrite(&hl, 8, 1, f) == 1 && fwrite(hdr, 1, hlen, f) == hlen;
-    for (int64_t i = 0; i < n && ok; i++)
-        ok = !tensors[i].nbytes || fwrite(tensors[i].data, 1, tensors[i].nbytes, f) == tensors[i].nbytes;
+    void *buf = NULL;
+    size_t cap = 0;
+    sqz_status st = SQZ_OK;
+    for (int64_t i = 0; i < n && ok && st == SQZ_OK; i++) {
+        const void *data = tensors[i].data;
+        if (!data && tensors[i].nbytes) {
+            if (!fill) {
+                st = sqz_error(SQZ_ERR_ARG, "tensor '%s' has no data", tensors[i].name);
+                break;
+            }
+            if (tensors[i].nbytes > cap) {
+                free(buf);
+                cap = tensors[i].nbytes;
+                if (!(buf = malloc(cap))) {
+                    st = sqz_error(SQZ_ERR_NOMEM, "out of memory for tensor '%s' (%zu bytes)", tensors[i].name, cap);
+                    break;
+                }
+            }
+            st = fill(user, i, buf);
+            data = buf;
+        }
+        ok = st != SQZ_OK || !tensors[i].nbytes || fwrite(data, 1, tensors[i].nbytes, f) == tensors[i].nbytes;
+    }
+    free(buf);
+    SQZ_TRY(st);
     SQZ_FAIL_IF(!ok, SQZ_ERR_IO, "write failed: %s", strerror(errno));
     return SQZ_OK;
 }
 
 sqz_status sqz_safetensors_write(const char *path, const sqz_tensor *tensors, int64_t n, const char *const *meta,
                                  int64_t n_meta) {
+    return sqz_safetensors_write_fill(path, tensors, n, meta, n_meta, NULL, NULL);
+}
+
+sqz_status sqz_safetensors_write_fill(const char *path, const sqz_tensor *tensors, int64_t n, const char *const *meta,
+                                      int64_t n_meta, sqz_tensor_fill fill, void *user) {
     char *hdr = NULL;
     size_t hlen = 0;
     SQZ_TRY_CTX(build_header(tensors, n, meta, n_meta, &hdr, &hlen), "%s: ", path);
@@ -530,7 +561,7 @@ sqz_status sqz_safetensors_write(const char *path, const sqz_tensor *tensors, in
     if (!f)
         s = sqz_error(SQZ_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
     else {
-        s = write_stream(f, hdr, hlen, tensors, n);
+        s = write_stream(f, hdr, hlen, tensors, n, fill, user);
         if (fclose(f) != 0 && s == SQZ_OK)
             s = sqz_error(SQZ_ERR_IO, "write failed: %s", strerror(errno));
         if (s == SQZ_OK && rename(tmp, path) != 0)
@@ -562,8 +593,25 @@ static sqz_status write_index(const char *dir, const sqz_tensor *tensors, int64_
     return s;
 }
 
+// A shard's tensors are a slice of the caller's list: fill them by their index in the whole list.
+typedef struct {
+    sqz_tensor_fill fill;
+    void *user;
+    int64_t offset;
+} shard_fill;
+
+static sqz_status fill_shard(void *user, int64_t i, void *buf) {
+    const shard_fill *sf = user;
+    return sf->fill(sf->user, sf->offset + i, buf);
+}
+
 sqz_status sqz_safetensors_write_sharded(const char *dir, const sqz_tensor *tensors, int64_t n,
                                          size_t max_shard_bytes) {
+    return sqz_safetensors_write_sharded_fill(dir, tensors, n, max_shard_bytes, NULL, NULL);
+}
+
+sqz_status sqz_safetensors_write_sharded_fill(const char *dir, const sqz_tensor *tensors, int64_t n,
+                                              size_t max_shard_bytes, sqz_tensor_fill fill, void *user) {
     SQZ_FAIL_IF(mkdir(dir, 0755) != 0 && errno != EEXIST, SQZ_ERR_IO, "%s: cannot create directory: %s", dir,
                 strerror(errno));
     int *shard_of = malloc((size_t)(n > 0 ? n : 1) * sizeof *shard_of);
@@ -584,7 +632,8 @@ sqz_status sqz_safetensors_write_sharded(const char *dir, const sqz_tensor *tens
     sqz_status s = SQZ_OK;
     if (n_shards == 1) {
         char *path = path_join(dir, "model.safetensors");
-        s = path ? sqz_safetensors_write(path, tensors, n, meta, 1) : sqz_error(SQZ_ERR_NOMEM, "out of memory");
+        s = path ? sqz_safetensors_write_fill(path, tensors, n, meta, 1, fill, user)
+                 : sqz_error(SQZ_ERR_NOMEM, "out of memory");
         free(path);
         free(shard_of);
         return s;
@@ -597,7 +646,9 @@ sqz_status sqz_safetensors_write_sharded(const char *dir, const sqz_tensor *tens
         char fname[64];
         snprintf(fname, sizeof fname, "model-%05d-of-%05d.safetensors", k + 1, n_shards);
         char *path = path_join(dir, fname);
-        s = path ? sqz_safetensors_write(path, tensors + i0, i1 - i0, meta, 1) : sqz_error(SQZ_ERR_NOMEM, "out of memory");
+        shard_fill sf = {fill, user, i0};
+        s = path ? sqz_safetensors_write_fill(path, tensors + i0, i1 - i0, meta, 1, fill ? fill_shard : NULL, &sf)
+                 : sqz_error(SQZ_ERR_NOMEM, "out of memory");
         free(path);
         i0 = i1;
     }
