@@ -1,4 +1,5 @@
-"""Compressing stays within 1.5 x the F16 model's size in memory (issue #5's bound), because
+"""(Labelled slow: only the release build runs it; sanitizers add their own memory.)
+Compressing stays within 1.5 x the F16 model's size in memory (issue #5's bound), because
 compressed layers are held in the layout the engine runs (not as F32 copies), the source file's pages
 are dropped once a layer is replaced, and the outputs are written one tensor at a time.
 
