@@ -10,6 +10,8 @@ set_source_files_properties(${CMAKE_SOURCE_DIR}/src/kernels/x86/dot_avx2.c PROPE
 set_source_files_properties(${CMAKE_SOURCE_DIR}/src/kernels/x86/gemv_avx2.c PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-ffp-contract=off")
 set_source_files_properties(${CMAKE_SOURCE_DIR}/src/kernels/x86/dot_avx512.c PROPERTIES
   COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx512vnni;-ffp-contract=off")
+set_source_files_properties(${CMAKE_SOURCE_DIR}/src/kernels/x86/gemv_avx512.c PROPERTIES
+  COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx512vnni;-ffp-contract=off")
 set_source_files_properties(${CMAKE_SOURCE_DIR}/src/kernels/x86/sparse_avx2.c PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma;-mf16c")
 set_source_files_properties(${CMAKE_SOURCE_DIR}/src/kernels/x86/sparse_avx512.c PROPERTIES
   COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx512vnni;-mavx512vbmi")

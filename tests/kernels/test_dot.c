@@ -99,13 +99,13 @@ static void test_kernel(sqz_type t, sqz_isa isa) {
 
 // The multi-row (decode) kernel of a tier against that tier's own single-row dot: bit-identical per row
 // (the engine's n = 1 path uses gemv, its batch path dot; the SmolLM2 llama.cpp parity needs both to agree),
-// for row counts around the kernels' 2- and 4-row groups, odd lengths, and padded row strides.
+// for row counts around the kernels' 2-, 4- and 8-row groups, odd lengths, and padded row strides.
 static void test_gemv(sqz_type t, sqz_isa isa) {
     const sqz_kernel *k = sqz_kernel_for_isa(t, isa);
     sqz_gemv_fn gemv = sqz_gemv_for(k);
     if (!gemv)
         return;
-    const int64_t lens[] = {32, 64, 172, 576, 1003, 2048};
+    const int64_t lens[] = {32, 64, 172, 576, 1003, 1017, 2048}; // 1017 = 31·32 + 16 + 9: every float step
     const int64_t rows[] = {1, 2, 3, 4, 5, 7, 8, 13};
     int bad = 0, runs = 0;
     for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
