@@ -16,6 +16,11 @@ set_source_files_properties(${CMAKE_SOURCE_DIR}/src/kernels/x86/sparse_avx2.c PR
 set_source_files_properties(${CMAKE_SOURCE_DIR}/src/kernels/x86/sparse_avx512.c PROPERTIES
   COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx512vnni;-mavx512vbmi")
 set_source_files_properties(${CMAKE_SOURCE_DIR}/src/kernels/x86/gemm_avx2.c PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma;-mf16c")
+set_source_files_properties(${CMAKE_SOURCE_DIR}/src/kernels/x86/gemm_avx512.c PROPERTIES
+  COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx512vnni;-ffp-contract=off")
+# AMX: gated at run time by sqz_amx_ready() (CPUID and the kernel's permission), not by the tier check.
+set_source_files_properties(${CMAKE_SOURCE_DIR}/src/kernels/x86/gemm_amx.c PROPERTIES
+  COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx512vnni;-mamx-tile;-mamx-int8;-ffp-contract=off")
 set_source_files_properties(${CMAKE_SOURCE_DIR}/src/kernels/x86/qgroup_avx2.c PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma;-mf16c")
 set_source_files_properties(${CMAKE_SOURCE_DIR}/src/kernels/x86/qgroup_avx512.c PROPERTIES
   COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx512vnni;-ffp-contract=off")

@@ -26,12 +26,12 @@ static const sqz_kernel avx2_table[SQZ_TYPE_COUNT] = {
 };
 static const sqz_kernel avx512_table[SQZ_TYPE_COUNT] = {
     [SQZ_TYPE_F32] = K(SQZ_ACT_F32, sqz_dot_f32_avx512),
-    [SQZ_TYPE_F16] = KG(SQZ_ACT_F32, sqz_dot_f16_avx512, sqz_gemm_f16_avx2),
-    [SQZ_TYPE_BF16] = KG(SQZ_ACT_F32, sqz_dot_bf16_avx512, sqz_gemm_bf16_avx2),
-    // The AVX2 GEMMs reproduce these VNNI dots bit for bit (gemm.h).
-    [SQZ_TYPE_Q8_0] = KG(SQZ_ACT_Q8A, sqz_dot_q8_0_avx512vnni, sqz_gemm_q8_0_avx2),
-    [SQZ_TYPE_Q4_0] = KG(SQZ_ACT_Q8A, sqz_dot_q4_0_avx512vnni, sqz_gemm_q4_0_avx2),
-    [SQZ_TYPE_Q4_1] = KG(SQZ_ACT_Q8A1, sqz_dot_q4_1_avx512vnni, sqz_gemm_q4_1_avx2),
+    [SQZ_TYPE_F16] = KG(SQZ_ACT_F32, sqz_dot_f16_avx512, sqz_gemm_f16_avx512),
+    [SQZ_TYPE_BF16] = KG(SQZ_ACT_F32, sqz_dot_bf16_avx512, sqz_gemm_bf16_avx512),
+    // Block-fma contract (gemm.h): AMX where the CPU and kernel allow it, else VNNI, same bits.
+    [SQZ_TYPE_Q8_0] = KG(SQZ_ACT_Q8A, sqz_dot_q8_0_avx512vnni, sqz_gemm_q8_0_blk_avx512),
+    [SQZ_TYPE_Q4_0] = KG(SQZ_ACT_Q8A, sqz_dot_q4_0_avx512vnni, sqz_gemm_q4_0_blk_avx512),
+    [SQZ_TYPE_Q4_1] = KG(SQZ_ACT_Q8A1, sqz_dot_q4_1_avx512vnni, sqz_gemm_q4_1_avx512vnni),
 };
 
 static int has(const char *feature) {

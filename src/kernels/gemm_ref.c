@@ -3,6 +3,7 @@
 // is accumulated with exactly the expressions of dot_ref.c, so y equals sqz_dot_*_ref bit for bit.
 // F16/BF16: one fmaf chain per output in k order.
 #include <math.h>
+#include <stdbool.h>
 
 #include "kernels/gemm.h"
 #include "kernels/kernels.h"
@@ -107,4 +108,46 @@ void sqz_gemm_q4_0_ref(int64_t n_in, const void *w, size_t row_bytes, int64_t r0
 void sqz_gemm_q4_1_ref(int64_t n_in, const void *w, size_t row_bytes, int64_t r0, int64_t r1, const void *xa,
                        size_t act_row, int64_t n, float *y, int64_t ldy) {
     gemm_blocks(KIND_Q4_1, n_in, w, row_bytes, r0, r1, xa, act_row, n, y, ldy);
+}
+
+// ---- block types, the block-fma contract (gemm.h) ----------------------------------------------------
+// y = Σ_b fma(dw_b·dx_b, float(isum_b), ·) in block order from 0, isum_b = Σ w·x exact in int32 with
+// the signed weight values (Q8_0: qs; Q4_0: q − 8).
+static void gemm_blk(bool q4, int64_t n_in, const void *w, size_t row_bytes, int64_t r0, int64_t r1, const void *xa,
+                     size_t act_row, int64_t n, float *y, int64_t ldy) {
+    int64_t nb = n_in / QK8A;
+    for (int64_t o = r0; o < r1; o++) {
+        const uint8_t *wr = (const uint8_t *)w + o * row_bytes;
+        for (int64_t t = 0; t < n; t++) {
+            const block_q8a *x = (const block_q8a *)((const uint8_t *)xa + t * act_row);
+            float acc = 0.0f;
+            for (int64_t b = 0; b < nb; b++) {
+                int isum = 0;
+                float dw;
+                if (q4) {
+                    const block_q4_0 *a = (const block_q4_0 *)wr + b;
+                    for (int j = 0; j < QK8A / 2; j++)
+                        isum += ((a->qs[j] & 0x0f) - 8) * x[b].qs[j] + ((a->qs[j] >> 4) - 8) * x[b].qs[j + QK8A / 2];
+                    dw = sqz_fp16_to_fp32(a->d);
+                } else {
+                    const block_q8_0 *a = (const block_q8_0 *)wr + b;
+                    for (int j = 0; j < QK8A; j++)
+                        isum += a->qs[j] * x[b].qs[j];
+                    dw = sqz_fp16_to_fp32(a->d);
+                }
+                acc = fmaf(dw * x[b].d, (float)isum, acc);
+            }
+            y[t * ldy + o] = acc;
+        }
+    }
+}
+
+void sqz_gemm_q8_0_blk_ref(int64_t n_in, const void *w, size_t row_bytes, int64_t r0, int64_t r1, const void *xa,
+                           size_t act_row, int64_t n, float *y, int64_t ldy) {
+    gemm_blk(false, n_in, w, row_bytes, r0, r1, xa, act_row, n, y, ldy);
+}
+
+void sqz_gemm_q4_0_blk_ref(int64_t n_in, const void *w, size_t row_bytes, int64_t r0, int64_t r1, const void *xa,
+                           size_t act_row, int64_t n, float *y, int64_t ldy) {
+    gemm_blk(true, n_in, w, row_bytes, r0, r1, xa, act_row, n, y, ldy);
 }
