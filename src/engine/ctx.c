@@ -40,16 +40,16 @@ sqz_status sqz_ctx_new(sqz_ctx **out, sqz_model *m, int64_t n_ctx, int64_t n_bat
     size_t d = (size_t)cfg->n_embd, qd = (size_t)(cfg->n_head * cfg->head_dim), kvd = (size_t)(cfg->n_head_kv * cfg->head_dim);
     size_t hw = (size_t)cfg->n_ff > 3 * d ? (size_t)cfg->n_ff : 3 * d, nb = (size_t)n_batch;
     bool ok = true;
-    c->k_cache = alloc_f32((size_t)cfg->n_layer * (size_t)n_ctx * kvd, &ok);
+    c->k_cache = calloc((size_t)cfg->n_layer * (size_t)c->n_ctx_pad * kvd, sizeof(float));
     c->v_cache = calloc((size_t)cfg->n_layer * (size_t)c->n_ctx_pad * kvd, sizeof(float));
-    ok = ok && c->v_cache;
+    ok = ok && c->k_cache && c->v_cache;
     c->x = alloc_f32(nb * d, &ok), c->xb = alloc_f32(nb * d, &ok);
     c->q = alloc_f32(nb * qd, &ok), c->att_out = alloc_f32(nb * qd, &ok);
     c->k = alloc_f32(nb * kvd, &ok), c->v = alloc_f32(nb * kvd, &ok);
     c->hb = alloc_f32(nb * hw, &ok), c->hb2 = alloc_f32(nb * hw, &ok);
     size_t xa_row = sqz_act_row_size(SQZ_ACT_F32, m->max_n_in);
     c->xa = malloc(nb * (xa_row > m->max_act_row ? xa_row : m->max_act_row));
-    c->att = alloc_f32((size_t)n_threads * (size_t)c->n_ctx_pad, &ok);
+    c->att = alloc_f32((size_t)n_threads * sqz_att_scratch_floats(c), &ok);
     c->wrow = alloc_f32((size_t)n_threads * (size_t)m->max_n_in, &ok);
     if (!ok || !c->xa) {
         sqz_ctx_free(c);
@@ -69,6 +69,11 @@ void sqz_ctx_free(sqz_ctx *c) {
     free(c);
 }
 
+size_t sqz_att_scratch_floats(const sqz_ctx *c) {
+    size_t q = SQZ_ATT_Q, hd = (size_t)c->m->cfg.head_dim;
+    return q * (size_t)c->n_ctx_pad + 2 * q * hd;
+}
+
 void sqz_ctx_reset(sqz_ctx *c) { c->pos = 0; }
 int64_t sqz_ctx_pos(const sqz_ctx *c) { return c->pos; }
 int64_t sqz_ctx_n_ctx(const sqz_ctx *c) { return c->n_ctx; }
@@ -76,7 +81,7 @@ int sqz_ctx_n_threads(const sqz_ctx *c) { return c->n_threads; }
 size_t sqz_ctx_kv_bytes(const sqz_ctx *c) {
     const sqz_model_config *cfg = &c->m->cfg;
     return (size_t)cfg->n_layer * (size_t)(cfg->n_head_kv * cfg->head_dim) * sizeof(float) *
-           (size_t)(c->n_ctx + c->n_ctx_pad);
+           (size_t)(2 * c->n_ctx_pad);
 }
 
 sqz_status sqz_ctx_eval(sqz_ctx *c, const int32_t *ids, int64_t n, sqz_eval_logits want, float *logits) {

@@ -65,14 +65,15 @@ static void add_rows(float *x, const float *y, int64_t n) {
         x[i] += y[i];
 }
 
+// K and V are both cached transposed, [kvd][n_ctx_pad] per layer: a position is a column.
 void sqz_cache_store(sqz_ctx *c, int64_t l, int64_t pos0, int64_t n, const float *k, const float *v, int64_t ldkv) {
     int64_t kvd = c->m->cfg.n_head_kv * c->m->cfg.head_dim;
-    float *kc = c->k_cache + (l * c->n_ctx + pos0) * kvd, *vt = c->v_cache + l * kvd * c->n_ctx_pad;
-    for (int64_t t = 0; t < n; t++) {
-        memcpy(kc + t * kvd, k + t * ldkv, (size_t)kvd * sizeof(float));
-        for (int64_t i = 0; i < kvd; i++)
+    float *kt = c->k_cache + l * kvd * c->n_ctx_pad, *vt = c->v_cache + l * kvd * c->n_ctx_pad;
+    for (int64_t t = 0; t < n; t++)
+        for (int64_t i = 0; i < kvd; i++) {
+            kt[i * c->n_ctx_pad + pos0 + t] = k[t * ldkv + i];
             vt[i * c->n_ctx_pad + pos0 + t] = v[t * ldkv + i];
-    }
+        }
 }
 
 // ---- attention ------------------------------------------------------------------------------------
@@ -81,45 +82,71 @@ typedef struct {
     int64_t l, pos0, n;
 } att_job;
 
-// One (token, head): softmax(q·Kᵀ/√hd) over positions 0..pos, then the weighted sum of V — in
-// llama.cpp's order (no flash attention, F32 cache): KQ dots by ggml's vec_dot_f32; the softmax over
-// the row padded with -inf to whole chunks of the vector ops' lanes (8 or 16, see sqz_vec_ops);
-// probabilities scaled by (float)(1/Σ); then each output dim as a dot of the transposed V row with the
-// probabilities over the cache padded to 32 (llama.cpp's KV padding; zeros beyond pos): ggml's
-// vec_dot_f32 for one token, llamafile's chain for a batch (llama.cpp's F32 GEMM for two or more
-// columns), whose zero products beyond the chunk change nothing.
-static void attend_one(sqz_ctx *c, int64_t l, int64_t pos, int64_t t, int64_t h, float *att, bool batch) {
+// Queries of one kv head taken together: the heads of its group for a tile of consecutive tokens, at
+// most SQZ_ATT_Q, so each load of the K and V caches serves all of them (sqz_vec_ops.dot_f32_cols and
+// dot_f32_chain_rows compute every (query, position) with exactly the bits of one dot).
+//
+// Per query (token t at position pos, head h) the arithmetic is llama.cpp's (no flash attention, F32
+// cache): softmax(q·Kᵀ/√hd) over positions 0..pos — KQ by ggml's vec_dot_f32, scaled, the row padded
+// with -inf to whole chunks of the vector ops' lanes (8 or 16, see sqz_vec_ops), probabilities scaled
+// by (float)(1/Σ) — then each output dim as the dot of a transposed V row with the probabilities over
+// the cache padded to 32 (llama.cpp's KV padding; zeros beyond pos): ggml's vec_dot_f32 for one token,
+// llamafile's chain for a batch (llama.cpp's F32 GEMM for two or more columns). The tile works over the
+// positions of its last token: the earlier tokens' extra positions are -inf scores (exp 0: the chunk
+// sums do not change) and zero probabilities (zero products: the chains do not change).
+// Tokens [t0, t1) × heads [h0, h0 + H) of one kv group (H·(t1 − t0) ≤ SQZ_ATT_Q).
+static void attend_tile(sqz_ctx *c, int64_t l, int64_t pos0, int64_t t0, int64_t t1, int64_t h0, int64_t H,
+                        float *scratch, bool batch) {
     const sqz_model_config *cfg = &c->m->cfg;
     const sqz_vec_ops *ops = c->m->vec;
-    int64_t hd = cfg->head_dim, kvd = cfg->n_head_kv * hd, kvh = h / (cfg->n_head / cfg->n_head_kv);
-    const float *q = c->q + (t * cfg->n_head + h) * hd;
-    const float *kc = c->k_cache + l * c->n_ctx * kvd + kvh * hd;
-    const float *vt = c->v_cache + (l * kvd + kvh * hd) * c->n_ctx_pad;
-    float scale = 1.0f / sqrtf((float)hd), max = -INFINITY;
-    int64_t ch = ops->chunk, n = pos + 1, nc = (n + ch - 1) / ch * ch, n32 = (n + 31) & ~(int64_t)31;
-    for (int64_t p = 0; p < n; p++) {
-        att[p] = ops->dot_f32(hd, kc + p * kvd, q) * scale;
-        max = att[p] > max ? att[p] : max;
+    int64_t hd = cfg->head_dim, kvd = cfg->n_head_kv * hd, g = h0 / (cfg->n_head / cfg->n_head_kv), np = c->n_ctx_pad;
+    int nq = (int)((t1 - t0) * H), G = (int)H;
+    float *S = scratch, *qb = S + SQZ_ATT_Q * np, *ob = qb + SQZ_ATT_Q * hd; // scores, queries, outputs
+    for (int64_t t = t0; t < t1; t++) // queries (t, h0 + k), contiguous
+        memcpy(qb + (t - t0) * G * hd, c->q + (t * cfg->n_head + h0) * hd, (size_t)(G * hd) * sizeof(float));
+    const float *kt = c->k_cache + (l * kvd + g * hd) * np;
+    const float *vt = c->v_cache + (l * kvd + g * hd) * np;
+    int64_t ch = ops->chunk, n_max = pos0 + t1, nc = (n_max + ch - 1) / ch * ch;
+    ops->dot_f32_cols(hd, kt, (size_t)np, n_max, qb, (size_t)hd, nq, S, (size_t)np);
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int q = 0; q < nq; q++) {
+        float *att = S + q * np, max = -INFINITY;
+        int64_t n = pos0 + t0 + q / G + 1, n32 = (n + 31) & ~(int64_t)31;
+        for (int64_t p = 0; p < n; p++) {
+            att[p] *= scale;
+            max = att[p] > max ? att[p] : max;
+        }
+        for (int64_t p = n; p < nc; p++)
+            att[p] = -INFINITY;
+        float inv = (float)(1.0 / ops->softmax_exp(nc, att, att, max));
+        for (int64_t p = 0; p < n; p++)
+            att[p] *= inv;
+        for (int64_t p = n; p < (nc > n32 ? nc : n32); p++)
+            att[p] = 0.0f;
+        if (!batch)
+            for (int64_t i = 0; i < hd; i++)
+                ob[q * hd + i] = ops->dot_f32(n32, vt + i * np, att);
     }
-    for (int64_t p = n; p < nc; p++)
-        att[p] = -INFINITY;
-    float inv = (float)(1.0 / ops->softmax_exp(nc, att, att, max));
-    for (int64_t p = 0; p < n; p++)
-        att[p] *= inv;
-    for (int64_t p = n; p < n32; p++)
-        att[p] = 0.0f;
-    float *out = c->att_out + (t * cfg->n_head + h) * hd;
-    for (int64_t i = 0; i < hd; i++)
-        out[i] = batch ? ops->dot_f32_chain(nc, vt + i * c->n_ctx_pad, att) : ops->dot_f32(n32, vt + i * c->n_ctx_pad, att);
+    if (batch)
+        ops->dot_f32_chain_rows(nc, vt, (size_t)np, hd, S, (size_t)np, nq, ob, (size_t)hd);
+    for (int64_t t = t0; t < t1; t++)
+        memcpy(c->att_out + (t * cfg->n_head + h0) * hd, ob + (t - t0) * G * hd, (size_t)(G * hd) * sizeof(float));
 }
 
 static void attention_task(void *arg, int ith, int nth) {
     const att_job *j = arg;
-    int64_t nh = j->c->m->cfg.n_head;
-    // (token, head) items dealt round-robin: causal rows grow with the token, so contiguous ranges
-    // would give the last thread most of the work (3/4 of it with 2 threads on a fresh prompt).
-    for (int64_t i = ith; i < j->n * nh; i += nth)
-        attend_one(j->c, j->l, j->pos0 + i / nh, i / nh, i % nh, j->c->att + ith * j->c->n_ctx_pad, j->n > 1);
+    const sqz_model_config *cfg = &j->c->m->cfg;
+    // Work items: a tile of T tokens × a block of H heads of one kv group (H·T ≤ SQZ_ATT_Q queries).
+    int64_t G = cfg->n_head / cfg->n_head_kv, H = G < SQZ_ATT_Q ? G : SQZ_ATT_Q, T = SQZ_ATT_Q / H;
+    int64_t bpg = (G + H - 1) / H, blocks = cfg->n_head_kv * bpg, n_tiles = (j->n + T - 1) / T;
+    float *scratch = j->c->att + (size_t)ith * sqz_att_scratch_floats(j->c);
+    // Items dealt round-robin: causal rows grow with the token, so contiguous ranges would give the last
+    // thread most of the work (3/4 of it with 2 threads on a fresh prompt).
+    for (int64_t i = ith; i < n_tiles * blocks; i += nth) {
+        int64_t t0 = (i / blocks) * T, t1 = t0 + T < j->n ? t0 + T : j->n, b = i % blocks;
+        int64_t h0 = (b / bpg) * G + (b % bpg) * H, hn = G - (b % bpg) * H < H ? G - (b % bpg) * H : H;
+        attend_tile(j->c, j->l, j->pos0, t0, t1, h0, hn, scratch, j->n > 1);
+    }
 }
 
 void sqz_attention(sqz_ctx *c, int64_t l, int64_t pos0, int64_t n) {

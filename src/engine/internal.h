@@ -94,13 +94,13 @@ struct sqz_ctx {
     int n_threads;
     int64_t n_ctx, n_batch, pos;
     int64_t n_ctx_pad;        // n_ctx rounded up to 32
-    // k_cache [n_layer][n_ctx][n_head_kv*head_dim]; v_cache transposed, [n_layer][n_head_kv*head_dim]
-    // [n_ctx_pad] (zero-initialized so the padded tail of an attention dot reads finite values).
+    // k_cache and v_cache transposed, [n_layer][n_head_kv*head_dim][n_ctx_pad] (a position is a column;
+    // zero-initialized so the padded tail of an attention dot reads finite values).
     float *k_cache, *v_cache;
     // Scratch for one batch of up to n_batch tokens (rows of each buffer are tokens).
     float *x, *xb, *q, *k, *v, *att_out, *hb, *hb2; // x/xb (n_embd), q/att_out (n_head*hd), k/v (kv dim), hb/hb2 (max(n_ff, 3*n_embd))
     void *xa;            // activations converted for the kernels: n_batch rows of the widest layer
-    float *att;          // [n_threads][n_ctx_pad] attention scores
+    float *att;          // [n_threads][sqz_att_scratch_floats]: attention scores, queries, outputs
     float *wrow;         // [n_threads][max_n_in] exact mode: one dequantized weight row
 };
 
@@ -139,6 +139,11 @@ void sqz_cache_store(sqz_ctx *c, int64_t l, int64_t pos0, int64_t n, const float
 // Causal attention for tokens t in [0, n) at positions pos0+t, reading layer l's cache:
 // q [n][n_head*hd] → out [n][n_head*hd]. Uses the pool (one (token, head) pair per task).
 void sqz_attention(sqz_ctx *c, int64_t l, int64_t pos0, int64_t n);
+// Queries one attention work item holds at most (the heads of a kv group × a tile of tokens), and the
+// floats of one thread's attention scratch: scores [SQZ_ATT_Q][n_ctx_pad], queries and outputs
+// [SQZ_ATT_Q][head_dim] each.
+#define SQZ_ATT_Q 16
+size_t sqz_att_scratch_floats(const sqz_ctx *c);
 
 // ---- GPTQ-layout linears (gptq_load.c) ----
 // Whether the HF model has <base>.qweight for a weight named <base>.weight.

@@ -4,6 +4,7 @@
 // dw*dx*Σq·qx + m*s (s = dx*Σqx).
 #include <math.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/kernels.h"
@@ -187,7 +188,42 @@ static float dot_f32_chain_ref(int64_t n, const float *a, const float *b) {
     return (h[0] + h[2]) + (h[1] + h[3]);
 }
 
-const sqz_vec_ops sqz_vec_ops_ref = {silu_mul_ref, softmax_exp_ref, dot_f32_ggml_ref, dot_f32_chain_ref, 8};
+// Column by column and vector by vector: gather, then the dot itself (the specification of the vector
+// versions).
+static void cols_of(float (*dot)(int64_t, const float *, const float *), int64_t n, const float *at, size_t stride,
+                    int64_t m, const float *b, size_t ldb, int nq, float *out, size_t ldo) {
+    float stack[256], *col = n <= 256 ? stack : malloc((size_t)n * sizeof *col);
+    if (!col)
+        return;
+    for (int64_t p = 0; p < m; p++) {
+        for (int64_t i = 0; i < n; i++)
+            col[i] = at[(size_t)i * stride + (size_t)p];
+        for (int q = 0; q < nq; q++)
+            out[(size_t)q * ldo + (size_t)p] = dot(n, col, b + (size_t)q * ldb);
+    }
+    if (col != stack)
+        free(col);
+}
+
+static void rows_of(float (*chain)(int64_t, const float *, const float *), int64_t n, const float *a, size_t stride,
+                    int64_t m, const float *x, size_t ldx, int nq, float *out, size_t ldo) {
+    for (int q = 0; q < nq; q++)
+        for (int64_t i = 0; i < m; i++)
+            out[(size_t)q * ldo + (size_t)i] = chain(n, a + (size_t)i * stride, x + (size_t)q * ldx);
+}
+
+static void dot_f32_cols_ref(int64_t n, const float *at, size_t stride, int64_t m, const float *b, size_t ldb, int nq,
+                             float *out, size_t ldo) {
+    cols_of(dot_f32_ggml_ref, n, at, stride, m, b, ldb, nq, out, ldo);
+}
+
+static void dot_f32_chain_rows_ref(int64_t n, const float *a, size_t stride, int64_t m, const float *x, size_t ldx,
+                                   int nq, float *out, size_t ldo) {
+    rows_of(dot_f32_chain_ref, n, a, stride, m, x, ldx, nq, out, ldo);
+}
+
+const sqz_vec_ops sqz_vec_ops_ref = {silu_mul_ref, softmax_exp_ref, dot_f32_ggml_ref, dot_f32_chain_ref,
+                                     dot_f32_cols_ref, dot_f32_chain_rows_ref, 8};
 
 // ---- the same ops in ggml's AVX-512 order (16 lanes; x86/dot_avx512.c) -------------------------------
 // exp with the AVX-512 polynomial form (the 1 folded into the last FMA, 2^n applied by scalef, which
@@ -260,4 +296,15 @@ static float dot_f32_chain_ref16(int64_t n, const float *a, const float *b) {
     return reduce16_ref(acc);
 }
 
-const sqz_vec_ops sqz_vec_ops_ref16 = {silu_mul_ref16, softmax_exp_ref16, dot_f32_ggml_ref16, dot_f32_chain_ref16, 16};
+static void dot_f32_cols_ref16(int64_t n, const float *at, size_t stride, int64_t m, const float *b, size_t ldb,
+                               int nq, float *out, size_t ldo) {
+    cols_of(dot_f32_ggml_ref16, n, at, stride, m, b, ldb, nq, out, ldo);
+}
+
+static void dot_f32_chain_rows_ref16(int64_t n, const float *a, size_t stride, int64_t m, const float *x, size_t ldx,
+                                     int nq, float *out, size_t ldo) {
+    rows_of(dot_f32_chain_ref16, n, a, stride, m, x, ldx, nq, out, ldo);
+}
+
+const sqz_vec_ops sqz_vec_ops_ref16 = {silu_mul_ref16, softmax_exp_ref16, dot_f32_ggml_ref16, dot_f32_chain_ref16,
+                                       dot_f32_cols_ref16, dot_f32_chain_rows_ref16, 16};

@@ -86,6 +86,17 @@ typedef struct sqz_vec_ops {
     double (*softmax_exp)(int64_t n, float *y, const float *x, float max);
     float (*dot_f32)(int64_t n, const float *a, const float *b);
     float (*dot_f32_chain)(int64_t n, const float *a, const float *b);
+    // out[q·ldo + p] = dot_f32(n, a_p, b + q·ldb) for the m columns p of a transposed matrix (element i
+    // of column p at at[i·stride + p]) and nq vectors b. Bit-identical to dot_f32 on each (column, vector),
+    // computed across columns (one lane per column) with each load of `at` shared by the nq vectors:
+    // attention scores of several queries against a transposed K cache. Reads columns up to m rounded up
+    // to `chunk` (stride must cover them; their results are not written).
+    void (*dot_f32_cols)(int64_t n, const float *at, size_t stride, int64_t m, const float *b, size_t ldb, int nq,
+                         float *out, size_t ldo);
+    // out[q·ldo + i] = dot_f32_chain(n, a + i·stride, x + q·ldx) for rows i < m and nq vectors x, each row
+    // loaded once for all of them (n % chunk == 0): the probabilities·V of several queries.
+    void (*dot_f32_chain_rows)(int64_t n, const float *a, size_t stride, int64_t m, const float *x, size_t ldx, int nq,
+                               float *out, size_t ldo);
     int chunk; // 8 (AVX2 order) or 16 (AVX-512 order)
 } sqz_vec_ops;
 

@@ -204,6 +204,54 @@ static void test_vec_ops(sqz_isa isa) {
             CHECK_MSG(fabs(a - d64) < 1e-6 * mag, "dot_f32_chain n=%lld: %.9g vs %.9g", (long long)n, a, d64);
         }
     }
+    // dot_f32_cols: on every column of a transposed matrix and every vector, the same bits as dot_f32 on
+    // that column and vector, for head sizes with and without a tail, column counts around the lane
+    // multiples and vector counts around the kernels' groups; the reference too. dot_f32_chain_rows:
+    // the same bits as dot_f32_chain per row and vector.
+    static const int64_t hds[] = {64, 128, 80, 40, 13};
+    static const int64_t ms[] = {1, 7, 16, 17, 33, 50};
+    static const int nqs[] = {1, 2, 5, 7, 13};
+    int bad_cols = 0, bad_rows = 0;
+    for (size_t hi = 0; hi < sizeof hds / sizeof *hds; hi++)
+        for (size_t mi = 0; mi < sizeof ms / sizeof *ms; mi++) {
+            int64_t n = hds[hi], m = ms[mi];
+            int nq = nqs[(hi + mi) % (sizeof nqs / sizeof *nqs)];
+            size_t stride = (size_t)((m + 15) / 16 * 16 + 3), ldb = (size_t)n + 5, ldo = (size_t)m + 2;
+            size_t rows = (size_t)(n > m ? n : m); // n rows for the columns, m rows for the chains
+            float *at = malloc(rows * stride * sizeof *at), *col = malloc((size_t)n * sizeof *col);
+            float *bv = malloc((size_t)nq * ldb * sizeof *bv), *outv = malloc((size_t)nq * ldo * sizeof *outv);
+            float *outr = malloc((size_t)nq * ldo * sizeof *outr);
+            for (size_t i = 0; i < rows * stride; i++)
+                at[i] = frand() * 2.0f;
+            for (size_t i = 0; i < (size_t)nq * ldb; i++)
+                bv[i] = frand();
+            v->dot_f32_cols(n, at, stride, m, bv, ldb, nq, outv, ldo);
+            r->dot_f32_cols(n, at, stride, m, bv, ldb, nq, outr, ldo);
+            for (int64_t p = 0; p < m; p++) {
+                for (int64_t i = 0; i < n; i++)
+                    col[i] = at[(size_t)i * stride + (size_t)p];
+                for (int q = 0; q < nq; q++) {
+                    float dot = v->dot_f32(n, col, bv + (size_t)q * ldb);
+                    bad_cols += memcmp(&dot, &outv[(size_t)q * ldo + (size_t)p], 4) != 0 ||
+                                memcmp(&dot, &outr[(size_t)q * ldo + (size_t)p], 4) != 0;
+                }
+            }
+            // chain rows: m rows of length n rounded down to the chunk, the same vectors
+            int64_t nc = n / v->chunk * v->chunk;
+            if (nc > 0) {
+                v->dot_f32_chain_rows(nc, at, stride, m, bv, ldb, nq, outv, ldo);
+                r->dot_f32_chain_rows(nc, at, stride, m, bv, ldb, nq, outr, ldo);
+                for (int64_t i = 0; i < m; i++)
+                    for (int q = 0; q < nq; q++) {
+                        float ch = v->dot_f32_chain(nc, at + (size_t)i * stride, bv + (size_t)q * ldb);
+                        bad_rows += memcmp(&ch, &outv[(size_t)q * ldo + (size_t)i], 4) != 0 ||
+                                    memcmp(&ch, &outr[(size_t)q * ldo + (size_t)i], 4) != 0;
+                    }
+            }
+            free(at), free(col), free(bv), free(outv), free(outr);
+        }
+    CHECK_MSG(bad_rows == 0, "dot_f32_chain_rows isa %d: %d outputs differ from dot_f32_chain", isa, bad_rows);
+    CHECK_MSG(bad_cols == 0, "dot_f32_cols isa %d: %d columns differ from dot_f32", isa, bad_cols);
 }
 
 int main(void) {

@@ -248,4 +248,96 @@ static float dot_f32_chain_avx2(int64_t n, const float *a, const float *b) {
     return hsum256(acc);
 }
 
-const sqz_vec_ops sqz_vec_ops_avx2 = {silu_mul_avx2, softmax_exp_avx2, dot_f32_ggml_avx2, dot_f32_chain_avx2, 8};
+// dot_f32_ggml_avx2 on 8 columns at once, one per lane, for up to QG vectors sharing each load: for each
+// lane l of the 4 accumulators k, the chain of FMAs over the steps of 32, then (a0+a2)+(a1+a3), the
+// 128-bit halves (l, l+4), and the two horizontal adds ((t0+t1)+(t2+t3)) — the same operations per
+// (column, vector). A tail (n % 32) per column, in double, as the dot.
+#define QG2 3
+// One tile of 8 columns against NQ vectors (NQ a compile-time constant after inlining: registers).
+static inline __attribute__((always_inline)) void cols_tile8(int64_t n, const float *a, size_t stride, int64_t mleft,
+                                                             const float *const *bq, float *const *oq, int NQ) {
+    int64_t np = n & ~(int64_t)31;
+    __m256 r[QG2][8];
+    for (int l = 0; l < 8; l++) {
+        __m256 acc[QG2][4];
+        _Pragma("GCC unroll 3") for (int q = 0; q < NQ; q++)
+            _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) acc[q][k] = _mm256_setzero_ps();
+        for (int64_t i = 0; i < np; i += 32)
+            _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) {
+                __m256 av = _mm256_loadu_ps(a + (size_t)(i + 8 * k + l) * stride);
+                _Pragma("GCC unroll 3") for (int q = 0; q < NQ; q++)
+                    acc[q][k] = _mm256_fmadd_ps(av, _mm256_broadcast_ss(bq[q] + i + 8 * k + l), acc[q][k]);
+            }
+        _Pragma("GCC unroll 3") for (int q = 0; q < NQ; q++)
+            r[q][l] = _mm256_add_ps(_mm256_add_ps(acc[q][0], acc[q][2]), _mm256_add_ps(acc[q][1], acc[q][3]));
+    }
+    for (int q = 0; q < NQ; q++) {
+        __m256 t[4];
+        for (int l = 0; l < 4; l++)
+            t[l] = _mm256_add_ps(r[q][l], r[q][l + 4]);
+        __m256 s = _mm256_add_ps(_mm256_add_ps(t[0], t[1]), _mm256_add_ps(t[2], t[3]));
+        float v[8];
+        _mm256_storeu_ps(v, s);
+        for (int c = 0; c < 8 && c < mleft; c++) {
+            double d = (double)v[c];
+            for (int64_t i = np; i < n; i++)
+                d += (double)(a[(size_t)i * stride + (size_t)c] * bq[q][i]);
+            oq[q][c] = (float)d;
+        }
+    }
+}
+
+static void dot_f32_cols_avx2(int64_t n, const float *at, size_t stride, int64_t m, const float *b, size_t ldb, int nq,
+                              float *out, size_t ldo) {
+    for (int q0 = 0; q0 < nq; q0 += QG2) {
+        int nqg = nq - q0 < QG2 ? nq - q0 : QG2;
+        for (int64_t p0 = 0; p0 < m; p0 += 8) {
+            const float *bq[QG2];
+            float *oq[QG2];
+            for (int q = 0; q < nqg; q++)
+                bq[q] = b + (size_t)(q0 + q) * ldb, oq[q] = out + (size_t)(q0 + q) * ldo + (size_t)p0;
+            switch (nqg) {
+            case 1: cols_tile8(n, at + p0, stride, m - p0, bq, oq, 1); break;
+            case 2: cols_tile8(n, at + p0, stride, m - p0, bq, oq, 2); break;
+            default: cols_tile8(n, at + p0, stride, m - p0, bq, oq, 3); break;
+            }
+        }
+    }
+}
+
+// dot_f32_chain_avx2 for one row against NQ vectors (compile-time after inlining), the row's loads shared.
+static inline __attribute__((always_inline)) void chain_row8(int64_t n, const float *ar, const float *const *xq,
+                                                             float *const *oq, int NQ) {
+    __m256 acc[4];
+    _Pragma("GCC unroll 4") for (int q = 0; q < NQ; q++) acc[q] = _mm256_setzero_ps();
+    for (int64_t i = 0; i + 8 <= n; i += 8) {
+        __m256 av = _mm256_loadu_ps(ar + i);
+        _Pragma("GCC unroll 4") for (int q = 0; q < NQ; q++) acc[q] = _mm256_fmadd_ps(av, _mm256_loadu_ps(xq[q] + i), acc[q]);
+    }
+    _Pragma("GCC unroll 4") for (int q = 0; q < NQ; q++) * oq[q] = hsum256(acc[q]);
+}
+
+static void dot_f32_chain_rows_avx2(int64_t n, const float *a, size_t stride, int64_t m, const float *x, size_t ldx,
+                                    int nq, float *out, size_t ldo) {
+    for (int q0 = 0; q0 < nq; q0 += 4) {
+        int nqg = nq - q0 < 4 ? nq - q0 : 4;
+        const float *xq[4];
+        for (int q = 0; q < nqg; q++)
+            xq[q] = x + (size_t)(q0 + q) * ldx;
+        for (int64_t r = 0; r < m; r++) {
+            float *oq[4];
+            for (int q = 0; q < nqg; q++)
+                oq[q] = out + (size_t)(q0 + q) * ldo + (size_t)r;
+            const float *ar = a + (size_t)r * stride;
+            switch (nqg) {
+            case 1: chain_row8(n, ar, xq, oq, 1); break;
+            case 2: chain_row8(n, ar, xq, oq, 2); break;
+            case 3: chain_row8(n, ar, xq, oq, 3); break;
+            default: chain_row8(n, ar, xq, oq, 4); break;
+            }
+        }
+    }
+}
+
+const sqz_vec_ops sqz_vec_ops_avx2 = {silu_mul_avx2, softmax_exp_avx2, dot_f32_ggml_avx2, dot_f32_chain_avx2,
+                                      dot_f32_cols_avx2, dot_f32_chain_rows_avx2, 8};

@@ -179,4 +179,107 @@ static float dot_f32_chain_avx512(int64_t n, const float *a, const float *b) {
     return reduce16(acc);
 }
 
-const sqz_vec_ops sqz_vec_ops_avx512 = {silu_mul_avx512, softmax_exp_avx512, dot_f32_ggml_avx512, dot_f32_chain_avx512, 16};
+// dot_f32_ggml_avx512 on 16 columns at once, one per lane, for up to QG vectors sharing each load: per
+// lane l of the 4 accumulators j, the FMA chain over steps of 64, (a0+a2)+(a1+a3), then reduce16's tree
+// (l, l+8), (l, l+4), (0+2)+(1+3); the leftovers in order (whole 8s unfused, the rest fused) — the same
+// operations per (column, vector).
+#define QG 6
+// One tile of 16 columns against NQ vectors (NQ a compile-time constant after inlining: registers).
+static inline __attribute__((always_inline)) void cols_tile16(int64_t n, const float *a, size_t stride, int64_t mleft,
+                                                              const float *const *bq, float *const *oq, int NQ) {
+    int64_t np = n & ~(int64_t)63, nu = np + ((n - np) & ~(int64_t)7);
+    __m512 r[QG][16];
+    for (int l = 0; l < 16; l++) {
+        __m512 acc[QG][4];
+        _Pragma("GCC unroll 6") for (int q = 0; q < NQ; q++)
+            _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) acc[q][j] = _mm512_setzero_ps();
+        for (int64_t i = 0; i < np; i += 64)
+            _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
+                __m512 av = _mm512_loadu_ps(a + (size_t)(i + 16 * j + l) * stride);
+                _Pragma("GCC unroll 6") for (int q = 0; q < NQ; q++)
+                    acc[q][j] = _mm512_fmadd_ps(av, _mm512_set1_ps(bq[q][i + 16 * j + l]), acc[q][j]);
+            }
+        _Pragma("GCC unroll 6") for (int q = 0; q < NQ; q++)
+            r[q][l] = _mm512_add_ps(_mm512_add_ps(acc[q][0], acc[q][2]), _mm512_add_ps(acc[q][1], acc[q][3]));
+    }
+    for (int q = 0; q < NQ; q++) {
+        __m512 h[8], g[4];
+        for (int k = 0; k < 8; k++)
+            h[k] = _mm512_add_ps(r[q][k], r[q][k + 8]);
+        for (int k = 0; k < 4; k++)
+            g[k] = _mm512_add_ps(h[k], h[k + 4]);
+        __m512 s = _mm512_add_ps(_mm512_add_ps(g[0], g[2]), _mm512_add_ps(g[1], g[3]));
+        int64_t i = np;
+        for (; i < nu; i++) // leftovers, as dot_f32_ggml_avx512: whole 8s unfused, the rest fused
+            s = _mm512_add_ps(s, _mm512_mul_ps(_mm512_loadu_ps(a + (size_t)i * stride), _mm512_set1_ps(bq[q][i])));
+        for (; i < n; i++)
+            s = _mm512_fmadd_ps(_mm512_loadu_ps(a + (size_t)i * stride), _mm512_set1_ps(bq[q][i]), s);
+        if (mleft >= 16)
+            _mm512_storeu_ps(oq[q], s);
+        else
+            _mm512_mask_storeu_ps(oq[q], (__mmask16)((1u << mleft) - 1), s);
+    }
+}
+
+static void dot_f32_cols_avx512(int64_t n, const float *at, size_t stride, int64_t m, const float *b, size_t ldb,
+                                int nq, float *out, size_t ldo) {
+    for (int q0 = 0; q0 < nq; q0 += QG) {
+        int nqg = nq - q0 < QG ? nq - q0 : QG;
+        for (int64_t p0 = 0; p0 < m; p0 += 16) {
+            const float *bq[QG];
+            float *oq[QG];
+            for (int q = 0; q < nqg; q++)
+                bq[q] = b + (size_t)(q0 + q) * ldb, oq[q] = out + (size_t)(q0 + q) * ldo + (size_t)p0;
+            const float *a = at + p0;
+            switch (nqg) {
+            case 1: cols_tile16(n, a, stride, m - p0, bq, oq, 1); break;
+            case 2: cols_tile16(n, a, stride, m - p0, bq, oq, 2); break;
+            case 3: cols_tile16(n, a, stride, m - p0, bq, oq, 3); break;
+            case 4: cols_tile16(n, a, stride, m - p0, bq, oq, 4); break;
+            case 5: cols_tile16(n, a, stride, m - p0, bq, oq, 5); break;
+            default: cols_tile16(n, a, stride, m - p0, bq, oq, 6); break;
+            }
+        }
+    }
+}
+
+// dot_f32_chain_avx512 for one row against NQ vectors (compile-time after inlining), the row's loads shared.
+static inline __attribute__((always_inline)) void chain_row16(int64_t n, const float *ar, const float *const *xq,
+                                                              float *const *oq, int NQ) {
+    __m512 acc[8];
+    _Pragma("GCC unroll 8") for (int q = 0; q < NQ; q++) acc[q] = _mm512_setzero_ps();
+    for (int64_t i = 0; i + 16 <= n; i += 16) {
+        __m512 av = _mm512_loadu_ps(ar + i);
+        _Pragma("GCC unroll 8") for (int q = 0; q < NQ; q++) acc[q] = _mm512_fmadd_ps(av, _mm512_loadu_ps(xq[q] + i), acc[q]);
+    }
+    _Pragma("GCC unroll 8") for (int q = 0; q < NQ; q++) * oq[q] = reduce16(acc[q]);
+}
+
+static void dot_f32_chain_rows_avx512(int64_t n, const float *a, size_t stride, int64_t m, const float *x, size_t ldx,
+                                      int nq, float *out, size_t ldo) {
+    for (int q0 = 0; q0 < nq; q0 += 8) {
+        int nqg = nq - q0 < 8 ? nq - q0 : 8;
+        const float *xq[8];
+        for (int q = 0; q < nqg; q++)
+            xq[q] = x + (size_t)(q0 + q) * ldx;
+        for (int64_t r = 0; r < m; r++) {
+            float *oq[8];
+            for (int q = 0; q < nqg; q++)
+                oq[q] = out + (size_t)(q0 + q) * ldo + (size_t)r;
+            const float *ar = a + (size_t)r * stride;
+            switch (nqg) {
+            case 1: chain_row16(n, ar, xq, oq, 1); break;
+            case 2: chain_row16(n, ar, xq, oq, 2); break;
+            case 3: chain_row16(n, ar, xq, oq, 3); break;
+            case 4: chain_row16(n, ar, xq, oq, 4); break;
+            case 5: chain_row16(n, ar, xq, oq, 5); break;
+            case 6: chain_row16(n, ar, xq, oq, 6); break;
+            case 7: chain_row16(n, ar, xq, oq, 7); break;
+            default: chain_row16(n, ar, xq, oq, 8); break;
+            }
+        }
+    }
+}
+
+const sqz_vec_ops sqz_vec_ops_avx512 = {silu_mul_avx512, softmax_exp_avx512, dot_f32_ggml_avx512, dot_f32_chain_avx512,
+                                        dot_f32_cols_avx512, dot_f32_chain_rows_avx512, 16};
