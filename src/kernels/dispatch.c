@@ -43,15 +43,25 @@ static int has(const char *feature) {
     return 0;
 }
 
-int sqz_isa_supported(sqz_isa isa) {
+static int isa_check(sqz_isa isa) {
     switch (isa) {
     case SQZ_ISA_REF: return 1;
     case SQZ_ISA_AVX2: return has("avx2") && has("fma") && has("f16c");
     case SQZ_ISA_AVX512:
-        return sqz_isa_supported(SQZ_ISA_AVX2) && has("avx512f") && has("avx512bw") && has("avx512vl") &&
-               has("avx512dq") && has("avx512vnni");
+        return isa_check(SQZ_ISA_AVX2) && has("avx512f") && has("avx512bw") && has("avx512vl") && has("avx512dq") &&
+               has("avx512vnni");
     }
     return 0;
+}
+
+// Asked per linear call (kernel and converter lookups): the string search runs once per tier.
+int sqz_isa_supported(sqz_isa isa) {
+    static int known[3] = {-1, -1, -1}; // benign race: every thread computes the same value
+    if ((unsigned)isa > SQZ_ISA_AVX512)
+        return 0;
+    if (known[isa] < 0)
+        known[isa] = isa_check(isa);
+    return known[isa];
 }
 
 // The best tier this CPU runs, or a lower one named by the environment variable SQZ_ISA ("ref", "avx2",
