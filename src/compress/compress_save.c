@@ -746,8 +746,9 @@ static sqz_status write_manifest(const sqz_compressed *cc, const char *out_dir, 
     json_object_set_new(files, "gguf", gguf ? json_string("model.gguf") : json_null());
     json_object_set_new(files, "hf", hf ? json_string("hf") : json_null());
     json_object_set_new(m, "files", files);
-    json_object_set_new(m, "compute", json_string("GPTQ-layout weights are unpacked to dense F32 at load (no native "
-                                                  "int-group kernel yet)"));
+    json_object_set_new(m, "compute", json_string("GPTQ-layout int weights run as grouped-int codes against int8 "
+                                                  "activations (kernels/qgroup.h); 2:4/4:8 layouts in hf/ run sparse "
+                                                  "(kernels/sparse.h); model.gguf through the llama.cpp-type kernels"));
     json_object_set_new(m, "notes", json_string(cc->notes));
     json_object_set_new(m, "structured", structured_json(&cc->structured));
     bool sparse = any_sparse(cc), pruned = false;

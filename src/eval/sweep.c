@@ -233,6 +233,8 @@ static sqz_status plan_open(sweep *s, const char *config) {
     const sqz_sweep_plan *p = s->plan;
     if (o->db)
         SQZ_TRY(check_db_dir(o->db));
+    else if (p->db_error)
+        return sqz_error(p->db_status, "%s", p->db_error);
     SQZ_TRY(set_path(s->db_path, o->db ? o->db : p->db_path, "db"));
     const char *data = o->data_dir ? o->data_dir : p->data_dir ? p->data_dir : getenv("SQZ_DATA") ? getenv("SQZ_DATA")
                                                                                    : "../shared/data/datasets";

@@ -376,7 +376,14 @@ static sqz_status top_field(cfg *c, const char *key, yaml_node_t *v, void *ctx) 
     if (!strcmp(key, "db")) {
         SQZ_TRY(get_str(c, v, "db", &s));
         SQZ_TRY(resolve(c, s, &p->db_path));
-        return check_db(c, v, p->db_path);
+        // Kept, not raised: `sqz sweep --db` replaces this path, and then it does not matter.
+        sqz_status st = check_db(c, v, p->db_path);
+        if (st != SQZ_OK) {
+            free(p->db_error);
+            SQZ_FAIL_IF(!(p->db_error = strdup(sqz_last_error())), SQZ_ERR_NOMEM, "out of memory");
+            p->db_status = st;
+        }
+        return SQZ_OK;
     }
     if (!strcmp(key, "data_dir")) {
         SQZ_TRY(get_str(c, v, "data_dir", &s));
@@ -495,6 +502,11 @@ sqz_status sqz_sweep_config_load(const char *path, const char *const *tasks, sqz
             strcpy(base, ".");
         st = sqz_sweep_config_parse(text, len, path, base, tasks, out);
     }
+    if (st == SQZ_OK && (*out)->db_error) {
+        st = sqz_error((*out)->db_status, "%s", (*out)->db_error);
+        sqz_sweep_plan_free(*out);
+        *out = NULL;
+    }
     free(text);
     free(base);
     return st;
@@ -510,7 +522,7 @@ void sqz_sweep_plan_free(sqz_sweep_plan *p) {
     for (int i = 0; i < p->n_tasks; i++)
         free(p->tasks[i].name);
     free(p->models), free(p->recipes), free(p->tasks);
-    free(p->config_path), free(p->db_path), free(p->data_dir);
+    free(p->config_path), free(p->db_path), free(p->db_error), free(p->data_dir);
     free(p);
 }
 

@@ -50,7 +50,10 @@ typedef struct sqz_sweep_task {
 
 typedef struct sqz_sweep_plan {
     char *config_path;
-    char *db_path;  // resolved; its directory exists and is writable
+    char *db_path;  // resolved
+    char *db_error; // why db_path cannot be used (its directory is missing or not writable), or NULL;
+                    // sqz_sweep_config_load fails with it, a sweep only when no --db replaces the path
+    sqz_status db_status;
     char *data_dir; // resolved, or NULL
     int n_models, n_recipes, n_tasks;
     sqz_sweep_model *models;

@@ -133,12 +133,29 @@ static bool join(char *out, size_t size, const char *a, const char *b) {
     return (size_t)snprintf(out, size, "%s%s", a, b) < size;
 }
 
-// The file the engine loads from a variant directory: model.gguf when written, else hf/.
+// Whether hf/config.json (under dir) has a sparsity_config: pruned linears stored in sqz's N:M layouts,
+// which the engine runs sparse; model.gguf holds the same weights dense (zeros stored and multiplied).
+static bool hf_is_sparse(const char *dir) {
+    char p[SWEEP_PATH + 32];
+    if (!join(p, sizeof p, dir, "/hf/config.json"))
+        return false;
+    json_t *cfg = json_load_file(p, 0, NULL);
+    bool sparse = cfg && json_is_object(json_object_get(cfg, "sparsity_config"));
+    json_decref(cfg);
+    return sparse;
+}
+
+// The file the engine loads from a variant directory: hf/ when it stores pruned linears sparse (that is
+// what saves bytes and time), else model.gguf when written, else hf/.
 static bool variant_load_path(const char *dir, char *out, size_t size) {
     struct stat sb;
-    if (join(out, size, dir, "/model.gguf") && stat(out, &sb) == 0 && S_ISREG(sb.st_mode))
+    char gguf[SWEEP_PATH + 16];
+    bool hf = join(out, size, dir, "/hf") && stat(out, &sb) == 0 && S_ISDIR(sb.st_mode); // out = hf/
+    if (hf && hf_is_sparse(dir))
         return true;
-    return join(out, size, dir, "/hf") && stat(out, &sb) == 0 && S_ISDIR(sb.st_mode);
+    if (join(gguf, sizeof gguf, dir, "/model.gguf") && stat(gguf, &sb) == 0 && S_ISREG(sb.st_mode))
+        return join(out, size, gguf, "");
+    return hf;
 }
 
 // Whether dir holds a finished variant of (recipe, source): the manifest is written last, so its

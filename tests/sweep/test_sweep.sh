@@ -105,6 +105,14 @@ sed -i 's/seed: 7/seed: 8/' "$T/b/sweep.yaml"
 check "changed seed runs 4 new cells" "grep -q '4 run, 0 already done' $T/b/out3 && [ \"\$(q $T/b/results.db 'select count(*) from runs')\" = 8 ]"
 check "signatures differ only in the seed" "[ \"\$(q $T/b/results.db \"select json_extract(signature, '\$.seed') from runs where task='perplexity' order by id\" | sort -u | tr '\n' ' ')\" = '7 8 ' ]"
 
+# ---- a pruned variant is evaluated from the checkpoint that stores it sparse --------------------
+# hf/ holds the 2:4 linears in sqz's compressed layout (run by the sparse kernels); model.gguf the same
+# weights dense with zeros. The sweep must load hf/, or the variant saves neither bytes nor time.
+mkdir -p "$T/sp" && sed 's|rtn:bits=8|wanda:pattern=2:4|; s|divergence|perplexity|; s|\[perplexity, perplexity\]|[perplexity]|' \
+    "$T/a/sweep.yaml" >"$T/sp/sweep.yaml"
+"$SQZ" sweep "$T/sp/sweep.yaml" >"$T/sp/out" 2>&1
+check "2:4 variant evaluated from its sparse hf/" "[ -f $T/sp/variants/aidreams/int8/model.gguf ] && [ \"\$(q $T/sp/results.db \"select path from variants where recipe like 'wanda%'\")\" = $T/sp/variants/aidreams/int8/hf ]"
+
 # ---- bad configs: clear error before any work, nothing written ---------------------------------
 badcase() { # name, expected message (grep -E), sed expression on the config
     rm -rf "$T/bad" && config "$T/bad"
@@ -128,6 +136,10 @@ badcase "unset variable" "environment variable 'SQZ_NO_SUCH_VAR' is not set" 's|
 rm -rf "$T/bad" && config "$T/bad"
 "$SQZ" sweep "$T/bad/sweep.yaml" --db /proc/sqz-no-such-dir/r.db >"$T/bad/out" 2>&1
 check "unwritable --db" "grep -q \"directory '/proc/sqz-no-such-dir' does not exist\" $T/bad/out && [ ! -e $T/bad/variants ]"
+# --db replaces the config's database: the config's own (missing) folder is then not an error.
+sed -i "s|db: results.db|db: $T/no-such-dir/results.db|" "$T/bad/sweep.yaml"
+"$SQZ" sweep "$T/bad/sweep.yaml" --db "$T/bad/other.db" --check >"$T/bad/out" 2>&1
+check "--db overrides a config db whose folder is missing" "grep -q 'ok, 4 cells' $T/bad/out"
 "$SQZ" sweep "$T/a/sweep.yaml" --check >"$T/chk" 2>&1
 check "--check counts the cells" "grep -q 'ok, 4 cells' $T/chk"
 # The shipped configs parse and check (when their database folders exist: build/ after a build,
