@@ -88,11 +88,14 @@ static void int_tables(uint8_t bits[64], uint8_t base[64]) {
 
 // Σ w·x of chunk c for rows a (low half) and b (high half), 8 int32 lanes each. I4 is a compile-time
 // constant after inlining (int4 or int8 values).
-static inline __attribute__((always_inline)) __m512i pair_chunk(const uint8_t *va, const uint8_t *vb, uint64_t wa,
-                                                                 uint64_t wb, __m512i xc, __m512i zz, __m512i bits,
+static inline __attribute__((always_inline)) __m512i pair_chunk(const uint8_t *va, const uint8_t *vb, const uint8_t *ma,
+                                                                 const uint8_t *mb, __m512i xc, __m512i zz, __m512i bits,
                                                                  __m512i base, int64_t c, int I4) {
-    __m512i word = _mm512_mask_set1_epi64(_mm512_set1_epi64((long long)wa), 0xF0, (long long)wb);
-    __m512i idx = _mm512_add_epi8(_mm512_and_si512(_mm512_multishift_epi64_epi8(bits, word), _mm512_set1_epi8(3)), base);
+    // the two metadata words broadcast from memory (load ports, not the shuffle port); idx = (field & 3) | base
+    long long wa;
+    memcpy(&wa, ma + 8 * c, 8);
+    __m512i word = _mm512_mask_broadcastq_epi64(_mm512_set1_epi64(wa), 0xF0, _mm_loadl_epi64((const __m128i *)(mb + 8 * c)));
+    __m512i idx = _mm512_ternarylogic_epi32(_mm512_multishift_epi64_epi8(bits, word), _mm512_set1_epi8(3), base, 0xEA);
     __m512i xs = _mm512_permutexvar_epi8(idx, xc);
     __m512i u;
     if (I4) { // [a lo | a hi | b lo | b hi]: 16 bytes per row and chunk, high nibbles shifted down
@@ -108,44 +111,74 @@ static inline __attribute__((always_inline)) __m512i pair_chunk(const uint8_t *v
     return _mm512_sub_epi32(s, _mm512_dpbusd_epi32(_mm512_setzero_si512(), zz, xs));
 }
 
-// Rows a, b (b = a when nb == 1: the result for b is dropped); two accumulator chains (even and odd chunks).
-static inline __attribute__((always_inline)) void int_pair(const sqz_sparse_nm *w, const int8_t *xq, const float *xd,
-                                                           float *y, int64_t a, int64_t b, int nb, __m512i bits,
-                                                           __m512i base, int I4) {
+// Rows r .. r + 2·NP − 1 as NP pairs (a row index may repeat when the run has fewer rows: its result is
+// written twice, the same value), two accumulator chains per pair (even and odd chunks). The pairs share
+// each chunk's activation load and scale; the values and metadata PF_ROWS rows further are prefetched
+// (every 64-byte line once) so that several rows' streams are in flight. I4 and NP are compile-time
+// constants after inlining.
+#define PF_ROWS 8
+static inline __attribute__((always_inline)) void int_rows_step(const sqz_sparse_nm *w, const int8_t *xq,
+                                                                const float *xd, float *y, const int64_t *rows,
+                                                                int NP, __m512i bits, __m512i base, int I4) {
     int64_t ng = w->n_in / w->group, cpg = w->group / 64;
-    const uint8_t *va = w->values + (size_t)a * w->values_row, *vb = w->values + (size_t)b * w->values_row;
-    const uint8_t *ma = w->meta + (size_t)a * w->meta_row, *mb = w->meta + (size_t)b * w->meta_row;
-    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    const size_t vb_chunk = I4 ? 16 : 32, vpf = (size_t)PF_ROWS * w->values_row, mpf = (size_t)PF_ROWS * w->meta_row;
+    const uint8_t *v[4], *m[4];
+    __m512 acc[2][2];
+#pragma GCC unroll 4
+    for (int k = 0; k < 2 * NP; k++)
+        v[k] = w->values + (size_t)rows[k] * w->values_row, m[k] = w->meta + (size_t)rows[k] * w->meta_row;
+#pragma GCC unroll 2
+    for (int p = 0; p < NP; p++)
+        acc[p][0] = acc[p][1] = _mm512_setzero_ps();
     for (int64_t g = 0, c = 0; g < ng; g++) {
-        int za = !I4 ? 128 : w->zeros ? w->zeros[a * ng + g] : 8, zb = !I4 ? 128 : w->zeros ? w->zeros[b * ng + g] : 8;
-        __m512i zz = _mm512_mask_set1_epi8(_mm512_set1_epi8((char)za), 0xFFFFFFFF00000000ull, (char)zb);
-        __m512 f = _mm512_insertf32x8(_mm512_set1_ps(_cvtsh_ss(w->scales[a * ng + g])),
+        __m512i zz[2];
+        __m512 f[2];
+#pragma GCC unroll 2
+        for (int p = 0; p < NP; p++) {
+            int64_t a = rows[2 * p], b = rows[2 * p + 1];
+            int za = !I4 ? 128 : w->zeros ? w->zeros[a * ng + g] : 8, zb = !I4 ? 128 : w->zeros ? w->zeros[b * ng + g] : 8;
+            zz[p] = _mm512_mask_set1_epi8(_mm512_set1_epi8((char)za), 0xFFFFFFFF00000000ull, (char)zb);
+            f[p] = _mm512_insertf32x8(_mm512_set1_ps(_cvtsh_ss(w->scales[a * ng + g])),
                                       _mm256_set1_ps(_cvtsh_ss(w->scales[b * ng + g])), 1);
+        }
         for (int64_t k = 0; k < cpg; k++, c++) {
-            uint64_t wa, wb;
-            memcpy(&wa, ma + 8 * c, 8);
-            memcpy(&wb, mb + 8 * c, 8);
-            if ((c & 1) == 0 || !I4) {
-                _mm_prefetch((const char *)(va + (I4 ? 16 : 32) * c) + 2 * w->values_row, _MM_HINT_T0);
-                _mm_prefetch((const char *)(vb + (I4 ? 16 : 32) * c) + 2 * w->values_row, _MM_HINT_T0);
+            if ((vb_chunk * (size_t)c) % 64 == 0) {
+#pragma GCC unroll 4
+                for (int r = 0; r < 2 * NP; r++)
+                    _mm_prefetch((const char *)(v[r] + vb_chunk * c) + vpf, _MM_HINT_T0);
             }
-            __m512i s = pair_chunk(va, vb, wa, wb, _mm512_loadu_si512(xq + 64 * c), zz, bits, base, c, I4);
-            acc[c & 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(f, _mm512_set1_ps(xd[c])), acc[c & 1]);
+            if (c % 8 == 0) {
+#pragma GCC unroll 4
+                for (int r = 0; r < 2 * NP; r++)
+                    _mm_prefetch((const char *)(m[r] + 8 * c) + mpf, _MM_HINT_T0);
+            }
+            __m512i xc = _mm512_loadu_si512(xq + 64 * c);
+            __m512 xdc = _mm512_set1_ps(xd[c]);
+#pragma GCC unroll 2
+            for (int p = 0; p < NP; p++) {
+                __m512i s = pair_chunk(v[2 * p], v[2 * p + 1], m[2 * p], m[2 * p + 1], xc, zz[p], bits, base, c, I4);
+                // chain 0 takes this chunk, then the chains swap (a register rename: acc[p][c & 1] would
+                // keep the accumulators in memory, GCC 12 did, and the loop waited on store forwarding)
+                __m512 t = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(f[p], xdc), acc[p][0]);
+                acc[p][0] = acc[p][1], acc[p][1] = t;
+            }
         }
     }
-    __m512 t = _mm512_add_ps(acc[0], acc[1]);
-    y[a] = hsum8(_mm512_castps512_ps256(t));
-    if (nb == 2)
-        y[b] = hsum8(_mm512_extractf32x8_ps(t, 1));
+#pragma GCC unroll 2
+    for (int p = 0; p < NP; p++) {
+        __m512 t = _mm512_add_ps(acc[p][0], acc[p][1]);
+        y[rows[2 * p]] = hsum8(_mm512_castps512_ps256(t));
+        y[rows[2 * p + 1]] = hsum8(_mm512_extractf32x8_ps(t, 1));
+    }
 }
 
 static void int_rows(const sqz_sparse_nm *w, const int8_t *xq, const float *xd, float *y, int64_t r0, int64_t r1,
                      __m512i bits, __m512i base, int I4) {
     int64_t r = r0;
-    for (; r + 2 <= r1; r += 2)
-        int_pair(w, xq, xd, y, r, r + 1, 2, bits, base, I4);
-    if (r < r1)
-        int_pair(w, xq, xd, y, r, r, 1, bits, base, I4);
+    for (; r + 4 <= r1; r += 4)
+        int_rows_step(w, xq, xd, y, (const int64_t[4]){r, r + 1, r + 2, r + 3}, 2, bits, base, I4);
+    for (; r < r1; r += 2)
+        int_rows_step(w, xq, xd, y, (const int64_t[2]){r, r + 1 < r1 ? r + 1 : r}, 1, bits, base, I4);
 }
 
 void sqz_sp_gemv_q_avx512(const sqz_sparse_nm *w, const int8_t *xq, const float *xd, float *y, int64_t r0, int64_t r1) {
