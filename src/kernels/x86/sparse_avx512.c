@@ -22,6 +22,7 @@ static inline __attribute__((always_inline)) void rows4(const sqz_sparse_nm *w, 
     const uint16_t *v[NR];
     const uint8_t *meta[NR];
     __m512 acc[NR][2];
+#pragma GCC unroll 4
     for (int k = 0; k < nr; k++) {
         v[k] = (const uint16_t *)(w->values + (size_t)(r + k) * w->values_row);
         meta[k] = w->meta + (size_t)(r + k) * w->meta_row;
@@ -30,12 +31,15 @@ static inline __attribute__((always_inline)) void rows4(const sqz_sparse_nm *w, 
     int64_t n_chunks = w->n_in / 64;
     for (int64_t c = 0; c < n_chunks; c++) {
         const float *xc = x + 64 * c;
+#pragma GCC unroll 4
         for (int k = 0; k < nr; k++)
             _mm_prefetch((const char *)(v[k] + 32 * c) + NR * w->values_row, _MM_HINT_T0);
+#pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
             __m512 x0 = _mm512_loadu_ps(xc + 32 * h), x1 = _mm512_loadu_ps(xc + 32 * h + 16);
             __m512 a = _mm512_shuffle_f32x4(x0, x1, _MM_SHUFFLE(1, 0, 1, 0)); // x 0-7 | x 16-23
             __m512 b = _mm512_shuffle_f32x4(x0, x1, _MM_SHUFFLE(3, 2, 3, 2)); // x 8-15 | x 24-31
+#pragma GCC unroll 4
             for (int k = 0; k < nr; k++) {
                 uint64_t word;
                 memcpy(&word, meta[k] + 8 * c, 8);
@@ -46,6 +50,7 @@ static inline __attribute__((always_inline)) void rows4(const sqz_sparse_nm *w, 
             }
         }
     }
+#pragma GCC unroll 4
     for (int k = 0; k < nr; k++)
         y[r + k] = _mm512_reduce_add_ps(_mm512_add_ps(acc[k][0], acc[k][1]));
 }
