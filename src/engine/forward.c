@@ -123,12 +123,11 @@ static void attend_tile(sqz_ctx *c, int64_t l, int64_t pos0, int64_t t0, int64_t
             att[p] *= inv;
         for (int64_t p = n; p < (nc > n32 ? nc : n32); p++)
             att[p] = 0.0f;
-        if (!batch)
-            for (int64_t i = 0; i < hd; i++)
-                ob[q * hd + i] = ops->dot_f32(n32, vt + i * np, att);
     }
     if (batch)
         ops->dot_f32_chain_rows(nc, vt, (size_t)np, hd, S, (size_t)np, nq, ob, (size_t)hd);
+    else // one token: every query has the same n32 (the heads of one position)
+        ops->dot_f32_rows((pos0 + t0 + 1 + 31) & ~(int64_t)31, vt, (size_t)np, hd, S, (size_t)np, nq, ob, (size_t)hd);
     for (int64_t t = t0; t < t1; t++)
         memcpy(c->att_out + (t * cfg->n_head + h0) * hd, ob + (t - t0) * G * hd, (size_t)(G * hd) * sizeof(float));
 }

@@ -205,11 +205,11 @@ static void cols_of(float (*dot)(int64_t, const float *, const float *), int64_t
         free(col);
 }
 
-static void rows_of(float (*chain)(int64_t, const float *, const float *), int64_t n, const float *a, size_t stride,
+static void rows_of(float (*dot)(int64_t, const float *, const float *), int64_t n, const float *a, size_t stride,
                     int64_t m, const float *x, size_t ldx, int nq, float *out, size_t ldo) {
     for (int q = 0; q < nq; q++)
         for (int64_t i = 0; i < m; i++)
-            out[(size_t)q * ldo + (size_t)i] = chain(n, a + (size_t)i * stride, x + (size_t)q * ldx);
+            out[(size_t)q * ldo + (size_t)i] = dot(n, a + (size_t)i * stride, x + (size_t)q * ldx);
 }
 
 static void dot_f32_cols_ref(int64_t n, const float *at, size_t stride, int64_t m, const float *b, size_t ldb, int nq,
@@ -222,8 +222,13 @@ static void dot_f32_chain_rows_ref(int64_t n, const float *a, size_t stride, int
     rows_of(dot_f32_chain_ref, n, a, stride, m, x, ldx, nq, out, ldo);
 }
 
+static void dot_f32_rows_ref(int64_t n, const float *a, size_t stride, int64_t m, const float *x, size_t ldx, int nq,
+                             float *out, size_t ldo) {
+    rows_of(dot_f32_ggml_ref, n, a, stride, m, x, ldx, nq, out, ldo);
+}
+
 const sqz_vec_ops sqz_vec_ops_ref = {silu_mul_ref, softmax_exp_ref, dot_f32_ggml_ref, dot_f32_chain_ref,
-                                     dot_f32_cols_ref, dot_f32_chain_rows_ref, 8};
+                                     dot_f32_cols_ref, dot_f32_chain_rows_ref, dot_f32_rows_ref, 8};
 
 // ---- the same ops in ggml's AVX-512 order (16 lanes; x86/dot_avx512.c) -------------------------------
 // exp with the AVX-512 polynomial form (the 1 folded into the last FMA, 2^n applied by scalef, which
@@ -306,5 +311,10 @@ static void dot_f32_chain_rows_ref16(int64_t n, const float *a, size_t stride, i
     rows_of(dot_f32_chain_ref16, n, a, stride, m, x, ldx, nq, out, ldo);
 }
 
+static void dot_f32_rows_ref16(int64_t n, const float *a, size_t stride, int64_t m, const float *x, size_t ldx, int nq,
+                               float *out, size_t ldo) {
+    rows_of(dot_f32_ggml_ref16, n, a, stride, m, x, ldx, nq, out, ldo);
+}
+
 const sqz_vec_ops sqz_vec_ops_ref16 = {silu_mul_ref16, softmax_exp_ref16, dot_f32_ggml_ref16, dot_f32_chain_ref16,
-                                       dot_f32_cols_ref16, dot_f32_chain_rows_ref16, 16};
+                                       dot_f32_cols_ref16, dot_f32_chain_rows_ref16, dot_f32_rows_ref16, 16};

@@ -97,6 +97,12 @@ typedef struct sqz_vec_ops {
     // loaded once for all of them (n % chunk == 0): the probabilities·V of several queries.
     void (*dot_f32_chain_rows)(int64_t n, const float *a, size_t stride, int64_t m, const float *x, size_t ldx, int nq,
                                float *out, size_t ldo);
+    // out[q·ldo + i] = dot_f32(n, a + i·stride, x + q·ldx) for rows i < m and nq vectors: bit-identical
+    // to dot_f32 on each (row, vector). The probabilities·V of one query position's heads (decode),
+    // where one dot per output paid a call and, when n is not a multiple of 64 in the AVX-512 order, a
+    // 32-add sequential tail; the tails of 16 rows run as one vector (one lane per row).
+    void (*dot_f32_rows)(int64_t n, const float *a, size_t stride, int64_t m, const float *x, size_t ldx, int nq,
+                         float *out, size_t ldo);
     int chunk; // 8 (AVX2 order) or 16 (AVX-512 order)
 } sqz_vec_ops;
 

@@ -208,10 +208,10 @@ static void test_vec_ops(sqz_isa isa) {
     // that column and vector, for head sizes with and without a tail, column counts around the lane
     // multiples and vector counts around the kernels' groups; the reference too. dot_f32_chain_rows:
     // the same bits as dot_f32_chain per row and vector.
-    static const int64_t hds[] = {64, 128, 80, 40, 13};
+    static const int64_t hds[] = {64, 128, 80, 40, 13, 96, 160};
     static const int64_t ms[] = {1, 7, 16, 17, 33, 50};
     static const int nqs[] = {1, 2, 5, 7, 13};
-    int bad_cols = 0, bad_rows = 0;
+    int bad_cols = 0, bad_rows = 0, bad_dot_rows = 0;
     for (size_t hi = 0; hi < sizeof hds / sizeof *hds; hi++)
         for (size_t mi = 0; mi < sizeof ms / sizeof *ms; mi++) {
             int64_t n = hds[hi], m = ms[mi];
@@ -248,8 +248,23 @@ static void test_vec_ops(sqz_isa isa) {
                                     memcmp(&ch, &outr[(size_t)q * ldo + (size_t)i], 4) != 0;
                     }
             }
+            // dot_f32_rows: m rows of length n (stride ≥ n), the same bits as dot_f32 per row and vector
+            size_t rs = (size_t)n + 3;
+            float *ar = malloc((size_t)m * rs * sizeof *ar);
+            for (size_t i = 0; i < (size_t)m * rs; i++)
+                ar[i] = frand() * 2.0f;
+            v->dot_f32_rows(n, ar, rs, m, bv, ldb, nq, outv, ldo);
+            r->dot_f32_rows(n, ar, rs, m, bv, ldb, nq, outr, ldo);
+            for (int64_t i = 0; i < m; i++)
+                for (int q = 0; q < nq; q++) {
+                    float d = v->dot_f32(n, ar + (size_t)i * rs, bv + (size_t)q * ldb);
+                    bad_dot_rows += memcmp(&d, &outv[(size_t)q * ldo + (size_t)i], 4) != 0 ||
+                                    memcmp(&d, &outr[(size_t)q * ldo + (size_t)i], 4) != 0;
+                }
+            free(ar);
             free(at), free(col), free(bv), free(outv), free(outr);
         }
+    CHECK_MSG(bad_dot_rows == 0, "dot_f32_rows isa %d: %d outputs differ from dot_f32", isa, bad_dot_rows);
     CHECK_MSG(bad_rows == 0, "dot_f32_chain_rows isa %d: %d outputs differ from dot_f32_chain", isa, bad_rows);
     CHECK_MSG(bad_cols == 0, "dot_f32_cols isa %d: %d columns differ from dot_f32", isa, bad_cols);
 }

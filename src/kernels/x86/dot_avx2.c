@@ -339,5 +339,13 @@ static void dot_f32_chain_rows_avx2(int64_t n, const float *a, size_t stride, in
     }
 }
 
+// The AVX2 order has no sequential tail for the lengths attention uses (multiples of 32): row by row.
+static void dot_f32_rows_avx2(int64_t n, const float *a, size_t stride, int64_t m, const float *x, size_t ldx, int nq,
+                              float *out, size_t ldo) {
+    for (int q = 0; q < nq; q++)
+        for (int64_t i = 0; i < m; i++)
+            out[(size_t)q * ldo + (size_t)i] = dot_f32_ggml_avx2(n, a + (size_t)i * stride, x + (size_t)q * ldx);
+}
+
 const sqz_vec_ops sqz_vec_ops_avx2 = {silu_mul_avx2, softmax_exp_avx2, dot_f32_ggml_avx2, dot_f32_chain_avx2,
-                                      dot_f32_cols_avx2, dot_f32_chain_rows_avx2, 8};
+                                      dot_f32_cols_avx2, dot_f32_chain_rows_avx2, dot_f32_rows_avx2, 8};

@@ -3,6 +3,8 @@
 // vpdpbusd (u8·s8 → i32 in one instruction) on 256-bit halves, one 32-element block at a time.
 #include <immintrin.h>
 #include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 #include "kernels/kernels.h"
 
@@ -160,6 +162,7 @@ static float dot_f32_ggml_avx512(int64_t n, const float *a, const float *b) {
     __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
     int64_t np = n & ~(int64_t)63, i = np;
     for (int64_t k = 0; k < np; k += 64)
+#pragma GCC unroll 4 // (not unrolled, acc[] lives on the stack and every FMA waits on a store-forward)
         for (int j = 0; j < 4; j++)
             acc[j] = _mm512_fmadd_ps(_mm512_loadu_ps(a + k + 16 * j), _mm512_loadu_ps(b + k + 16 * j), acc[j]);
     float s = reduce16(_mm512_add_ps(_mm512_add_ps(acc[0], acc[2]), _mm512_add_ps(acc[1], acc[3])));
@@ -281,5 +284,83 @@ static void dot_f32_chain_rows_avx512(int64_t n, const float *a, size_t stride, 
     }
 }
 
+// dot_f32_ggml_avx512 on rows i < m against nq vectors: per (row, vector) the same 4-accumulator FMA
+// chains and reduce16; then the leftovers of 16 rows at once, one lane per row (each lane's adds in the
+// same order as the scalar loop: whole 8s unfused, the rest fused), each gathered column of the 16 rows
+// used for up to RQ vectors.
+#define RQ 8
+// The leftovers [np, n) of 16 rows (lanes km) for NQ vectors, added to the partial sums s[q][row], stored
+// to out[q·ldo + row]; base = the first row (stride in idx), or NULL when s already holds whole dots.
+static inline __attribute__((always_inline)) void rows_tail16(const float (*s)[16], __mmask16 km, const float *base,
+                                                              __m512i idx, int64_t np, int64_t nu, int64_t n,
+                                                              const float *x, size_t ldx, float *out, size_t ldo,
+                                                              int NQ) {
+    __m512 sv[RQ];
+    _Pragma("GCC unroll 8") for (int q = 0; q < NQ; q++) sv[q] = _mm512_maskz_load_ps(km, s[q]);
+    if (base) {
+        int64_t i = np;
+        for (; i < nu; i++) {
+            __m512 col = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), km, idx, base + i, 4);
+            _Pragma("GCC unroll 8") for (int q = 0; q < NQ; q++) sv[q] =
+                _mm512_add_ps(sv[q], _mm512_mul_ps(col, _mm512_set1_ps(x[(size_t)q * ldx + i])));
+        }
+        for (; i < n; i++) {
+            __m512 col = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), km, idx, base + i, 4);
+            _Pragma("GCC unroll 8") for (int q = 0; q < NQ; q++) sv[q] =
+                _mm512_fmadd_ps(col, _mm512_set1_ps(x[(size_t)q * ldx + i]), sv[q]);
+        }
+    }
+    _Pragma("GCC unroll 8") for (int q = 0; q < NQ; q++) _mm512_mask_storeu_ps(out + (size_t)q * ldo, km, sv[q]);
+}
+
+static void dot_f32_rows_avx512(int64_t n, const float *a, size_t stride, int64_t m, const float *x, size_t ldx,
+                                int nq, float *out, size_t ldo) {
+    int64_t np = n & ~(int64_t)63, nu = np + ((n - np) & ~(int64_t)7);
+    bool gather = np < n && stride <= (size_t)INT32_MAX / 16;
+    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                           _mm512_set1_epi32((int)(gather ? stride : 0)));
+    for (int q0 = 0; q0 < nq; q0 += RQ) {
+        int nqg = nq - q0 < RQ ? nq - q0 : RQ;
+        for (int64_t r0 = 0; r0 < m; r0 += 16) {
+            int mr = m - r0 < 16 ? (int)(m - r0) : 16;
+            _Alignas(64) float s[RQ][16];
+            for (int q = 0; q < nqg; q++) {
+                const float *b = x + (size_t)(q0 + q) * ldx;
+                for (int k = 0; k < mr; k++) {
+                    const float *ar = a + (size_t)(r0 + k) * stride;
+                    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+                    for (int64_t i = 0; i < np; i += 64)
+#pragma GCC unroll 4
+                        for (int j = 0; j < 4; j++)
+                            acc[j] = _mm512_fmadd_ps(_mm512_loadu_ps(ar + i + 16 * j), _mm512_loadu_ps(b + i + 16 * j), acc[j]);
+                    float t = reduce16(_mm512_add_ps(_mm512_add_ps(acc[0], acc[2]), _mm512_add_ps(acc[1], acc[3])));
+                    if (!gather) { // the leftovers of this row alone, as dot_f32_ggml_avx512
+                        int64_t i = np;
+                        for (; i < nu; i++)
+                            t += ar[i] * b[i];
+                        for (; i < n; i++)
+                            t = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(ar[i]), _mm_set_ss(b[i]), _mm_set_ss(t)));
+                    }
+                    s[q][k] = t;
+                }
+            }
+            __mmask16 km = (__mmask16)((1u << mr) - 1);
+            const float *xq = x + (size_t)q0 * ldx;
+            float *oq = out + (size_t)q0 * ldo + r0;
+            const float *base = gather ? a + (size_t)r0 * stride : NULL;
+            switch (nqg) {
+            case 1: rows_tail16(s, km, base, idx, np, nu, n, xq, ldx, oq, ldo, 1); break;
+            case 2: rows_tail16(s, km, base, idx, np, nu, n, xq, ldx, oq, ldo, 2); break;
+            case 3: rows_tail16(s, km, base, idx, np, nu, n, xq, ldx, oq, ldo, 3); break;
+            case 4: rows_tail16(s, km, base, idx, np, nu, n, xq, ldx, oq, ldo, 4); break;
+            case 5: rows_tail16(s, km, base, idx, np, nu, n, xq, ldx, oq, ldo, 5); break;
+            case 6: rows_tail16(s, km, base, idx, np, nu, n, xq, ldx, oq, ldo, 6); break;
+            case 7: rows_tail16(s, km, base, idx, np, nu, n, xq, ldx, oq, ldo, 7); break;
+            default: rows_tail16(s, km, base, idx, np, nu, n, xq, ldx, oq, ldo, 8); break;
+            }
+        }
+    }
+}
+
 const sqz_vec_ops sqz_vec_ops_avx512 = {silu_mul_avx512, softmax_exp_avx512, dot_f32_ggml_avx512, dot_f32_chain_avx512,
-                                        dot_f32_cols_avx512, dot_f32_chain_rows_avx512, 16};
+                                        dot_f32_cols_avx512, dot_f32_chain_rows_avx512, dot_f32_rows_avx512, 16};
