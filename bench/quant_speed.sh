@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Generation speed of sqz's grouped-int kernels on the TinyLlama-1.1B shape (random weights):
 # F16, int8 (rtn:bits=8, per channel), int4 g128 (rtn:bits=4,group=128; GPTQ variants have the same
-# layout and speed) run by sqz, and llama.cpp's Q4_0 file run by llama.cpp, same threads.
+# layout and speed), int4 g128 with the output head quantized too, run by sqz, and llama.cpp's Q4_0 file
+# run by llama.cpp, same threads.
 #
 #   bench/quant_speed.sh [-t THREADS (2)] [-r ROUNDS (3)] [-n TOKENS (64)] [-p PROMPT (0)] [--shape tinyllama-1.1b]
 #
@@ -43,6 +44,9 @@ variant() { # name recipe
 }
 INT8=$(variant rtn8 "rtn:bits=8")
 INT4=$(variant rtn4g128 "rtn:bits=4,group=128")
+# The same with the output head quantized too (the default skip list keeps it in F16, as GPTQModel's
+# lm_head=false does; llama.cpp's Q4_0 file has a Q4_0 head): skip only the token embedding.
+INT4H=$(variant rtn4g128-head "rtn:bits=4,group=128,skip=token_embd.*")
 
 RESULTS=$(mktemp)
 trap 'rm -f "$RESULTS"' EXIT
@@ -58,6 +62,7 @@ for ((round = 1; round <= REPS; round++)); do
     run_sqz "F16" "$MODELS/$SHAPE-f16.gguf"
     run_sqz "int8 (sqz)" "$INT8"
     run_sqz "int4 g128 (sqz)" "$INT4"
+    run_sqz "int4 g128 + head (sqz)" "$INT4H"
     echo "== llama.cpp Q4_0" >&2
     "$PY" "$ROOT/bench/llamacpp_bench.py" "$MODELS/$SHAPE-q4_0.gguf" -p "$P" -n "$N" -r 1 -t "$THREADS" -o json |
         tag "Q4_0 (llama.cpp)"
@@ -90,5 +95,7 @@ def ratio(d, a, b):
 for name, d in (("median", med), ("best", best)):
     print(f"\n{name}: int4/F16 = {ratio(d, 'int4 g128 (sqz)', 'F16'):.2f}x (target >= 1.8), "
           f"int4/llama.cpp-Q4_0 = {ratio(d, 'int4 g128 (sqz)', 'Q4_0 (llama.cpp)'):.2f}x (target >= 1.0), "
-          f"int8/F16 = {ratio(d, 'int8 (sqz)', 'F16'):.2f}x")
+          f"int8/F16 = {ratio(d, 'int8 (sqz)', 'F16'):.2f}x; with the head quantized: "
+          f"int4/F16 = {ratio(d, 'int4 g128 + head (sqz)', 'F16'):.2f}x, "
+          f"int4/llama.cpp-Q4_0 = {ratio(d, 'int4 g128 + head (sqz)', 'Q4_0 (llama.cpp)'):.2f}x")
 PYEOF

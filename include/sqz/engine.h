@@ -195,8 +195,17 @@ typedef struct sqz_linear_info {
     bool has_bias;
 } sqz_linear_info;
 
-// Shape, type and tensor name of linear `r` of block `layer`. Errors: layer/role out of range,
-// a GPT-2 model.
+// The output head as a "layer" of the linear functions below (the role is then ignored): its weights
+// are the token embedding when the model ties them (sqz_model_head_tied); replacing them unties the
+// head and leaves the embedding as it was.
+#define SQZ_LAYER_HEAD (-1)
+// Whether the output head reads the token-embedding matrix (tied embeddings, not replaced since).
+bool sqz_model_head_tied(const sqz_model *m);
+// out[n][n_embd] = the final norm of the hidden states x[n][n_embd] (what the output head reads).
+sqz_status sqz_model_final_norm(const sqz_model *m, const float *x, int64_t n, float *out);
+
+// Shape, type and tensor name of linear `r` of block `layer` (or of the head, SQZ_LAYER_HEAD; its name is
+// the embedding's when tied). Errors: layer/role out of range, a GPT-2 model.
 sqz_status sqz_model_linear_info(const sqz_model *m, int64_t layer, sqz_lin_role r, sqz_linear_info *out);
 // The weights dequantized to out[n_out][n_in] (F32).
 sqz_status sqz_model_linear_get(const sqz_model *m, int64_t layer, sqz_lin_role r, float *out);

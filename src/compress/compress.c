@@ -28,6 +28,12 @@
 
 #define LIN(cc, l, r) ((l) * SQZ_LIN_COUNT + (r))
 
+// Linear (l, r) as the engine addresses it: block l, or the output head, which takes the slot after the
+// blocks' (l = n_layer, r = 0) when a step applies to it.
+static int64_t mlayer(const sqz_compressed *cc, int64_t l) {
+    return l == sqz_model_get_config(cc->m)->n_layer ? SQZ_LAYER_HEAD : l;
+}
+
 static float *get_weights(sqz_compressed *cc, int64_t l, int r);
 
 static bool is_int_step(const sqz_recipe_step *s) {
@@ -161,6 +167,51 @@ static sqz_status attach(lin_store *s, const sqz_recipe_step *step, const char *
     return SQZ_OK;
 }
 
+// The output head ("output.weight"; the default skip list keeps it, as GPTQModel's lm_head=false does) gets
+// a slot after the blocks' when a step does not skip it: quantization steps only (rtn, gptq, the llama.cpp
+// block types, casts), and only when the head is its own matrix (not tied to the token embedding).
+static const char HEAD_NAME[] = "output.weight";
+
+static sqz_status assign_head(sqz_compressed *cc) {
+    const sqz_model_config *cfg = sqz_model_get_config(cc->m);
+    const sqz_recipe_step *step = NULL;
+    for (int i = 0; i < cc->recipe->n_steps; i++) {
+        const sqz_recipe_step *t = &cc->recipe->steps[i];
+        if (is_structured_kind(t->kind) || sqz_step_skips(t, HEAD_NAME))
+            continue;
+        SQZ_FAIL_IF(!is_quant_kind(t->kind) || t->kind == SQZ_STEP_AWQ, SQZ_ERR_UNSUPPORTED,
+                    "recipe: step '%s' does not apply to the output head '%s' (quantization steps rtn, gptq, q8_0, "
+                    "q4_0, q4_1 and cast do); keep the default skip= list, or add '%s' to it",
+                    t->name, HEAD_NAME, HEAD_NAME);
+        SQZ_FAIL_IF(sqz_model_head_tied(cc->m), SQZ_ERR_UNSUPPORTED,
+                    "recipe: step '%s' would quantize the output head, but this model ties it to the token embedding "
+                    "(tie_word_embeddings); quantizing a tied head is not supported: keep '%s' in skip=",
+                    t->name, HEAD_NAME);
+        SQZ_FAIL_IF(step, SQZ_ERR_ARG, "recipe: the output head is quantized by two steps ('%s' and '%s')", step->name,
+                    t->name);
+        step = t;
+    }
+    if (!step)
+        return SQZ_OK;
+    sqz_linear_info li;
+    SQZ_TRY(sqz_model_linear_info(cc->m, SQZ_LAYER_HEAD, SQZ_LIN_Q, &li));
+    int64_t k = LIN(cc, cfg->n_layer, 0);
+    lin_store *s = &cc->store[k];
+    sqz_compress_layer *st = &cc->stats[k];
+    *st = (sqz_compress_layer){.layer = SQZ_LAYER_HEAD, .role = SQZ_LIN_COUNT, .n_out = li.n_out, .n_in = li.n_in,
+                               .method = step->name, .output_err = -1, .gguf_type = li.type};
+    snprintf(st->name, sizeof st->name, "%s", HEAD_NAME);
+    st->bpw = 8.0 * (double)sqz_type_row_size(li.type, li.n_in) / (double)li.n_in;
+    s->gguf_type = li.type;
+    s->step = step;
+    int group = is_int_step(step) ? sqz_step_int(step, "group") : 0;
+    SQZ_FAIL_IF(group > 0 && li.n_in % group, SQZ_ERR_ARG,
+                "%s: group size %d does not divide the width %lld of '%s' (use group=0 for per-channel, or skip= it)",
+                step->name, group, (long long)li.n_in, HEAD_NAME);
+    cc->n_lin = k + 1;
+    return SQZ_OK;
+}
+
 static sqz_status assign_steps(sqz_compressed *cc) {
     const sqz_model_config *cfg = sqz_model_get_config(cc->m);
     int n_global = 0;
@@ -193,7 +244,7 @@ static sqz_status assign_steps(sqz_compressed *cc) {
             st->method = s->step ? s->step->name : s->prune ? s->prune->name : "none";
             st->prune = s->prune ? s->prune->name : NULL;
         }
-    return SQZ_OK;
+    return assign_head(cc);
 }
 
 static bool any_needs_calib(const sqz_compressed *cc) {
@@ -350,7 +401,7 @@ static sqz_status finish_int(sqz_compressed *cc, int64_t l, int r, sqz_qweight *
     }
     SQZ_TRY(sqz_compress_map_gguf(s));
     st->gguf_type = s->gguf_type;
-    return sqz_model_linear_set(cc->m, l, (sqz_lin_role)r, SQZ_TYPE_F32, s->dense,
+    return sqz_model_linear_set(cc->m, mlayer(cc, l), (sqz_lin_role)r, SQZ_TYPE_F32, s->dense,
                                 (size_t)(q->n_out * q->n_in) * sizeof(float));
 }
 
@@ -385,7 +436,7 @@ static sqz_status finish_data(sqz_compressed *cc, int64_t l, int r, const float 
     sqz_status e = layer_errors(st, ref, wq, stats);
     free(wq);
     SQZ_TRY(e);
-    return sqz_model_linear_set(cc->m, l, (sqz_lin_role)r, qo.type, qo.data, qo.nbytes);
+    return sqz_model_linear_set(cc->m, mlayer(cc, l), (sqz_lin_role)r, qo.type, qo.data, qo.nbytes);
 }
 
 // A pruned or low-rank weight without a quantization step: stored as F16 (the value type of the
@@ -410,7 +461,7 @@ static sqz_status finish_pruned(sqz_compressed *cc, int64_t l, int r, const floa
     sqz_status e = layer_errors(st, ref, wq, stats);
     free(wq);
     SQZ_TRY(e);
-    return sqz_model_linear_set(cc->m, l, (sqz_lin_role)r, SQZ_TYPE_F16, h, s->nbytes);
+    return sqz_model_linear_set(cc->m, mlayer(cc, l), (sqz_lin_role)r, SQZ_TYPE_F16, h, s->nbytes);
 }
 
 // Whether int weights q (pruned to nm) fit the N:M int4 layout: 4-bit codes, groups of contiguous
@@ -486,7 +537,7 @@ static float *get_weights(sqz_compressed *cc, int64_t l, int r) {
         sqz_error(SQZ_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    if (sqz_model_linear_get(cc->m, l, (sqz_lin_role)r, w) != SQZ_OK) {
+    if (sqz_model_linear_get(cc->m, mlayer(cc, l), (sqz_lin_role)r, w) != SQZ_OK) {
         free(w);
         return NULL;
     }
@@ -823,6 +874,44 @@ static sqz_status run_blocks(sqz_compressed *cc, const sqz_compress_opts *o, cal
     return SQZ_OK;
 }
 
+// The output head, after the last block: its input statistics are the final norm of the calibration
+// hidden states the last (compressed) block produced — what GPTQModel's lm_head quantization sees.
+static sqz_status run_head(sqz_compressed *cc, calib_state *cs) {
+    const sqz_model_config *cfg = sqz_model_get_config(cc->m);
+    int64_t l = cfg->n_layer;
+    sqz_actstats *stats = NULL;
+    if (cs) {
+        int64_t rows = cc->calib->n_seq * cc->calib->seq_len, chunk = 256;
+        float *xn = malloc((size_t)(chunk * cfg->n_embd) * sizeof *xn);
+        sqz_status e = xn ? sqz_actstats_new(cfg->n_embd, &stats) : sqz_error(SQZ_ERR_NOMEM, "out of memory");
+        for (int64_t r0 = 0; e == SQZ_OK && r0 < rows; r0 += chunk) {
+            int64_t n = rows - r0 < chunk ? rows - r0 : chunk;
+            e = sqz_model_final_norm(cc->m, cs->x + r0 * cfg->n_embd, n, xn);
+            if (e == SQZ_OK)
+                e = sqz_actstats_add(stats, xn, n);
+        }
+        free(xn);
+        if (e != SQZ_OK) {
+            sqz_actstats_free(stats);
+            return e;
+        }
+    }
+    sqz_status e = compress_one(cc, l, 0, stats);
+    sqz_actstats_free(stats);
+    SQZ_TRY(e);
+    lin_store *s = &cc->store[LIN(cc, l, 0)];
+    if (s->qw && s->dense) { // run it as the saved variant does (compact_block for the head)
+        e = sqz_model_linear_set_qweight(cc->m, SQZ_LAYER_HEAD, SQZ_LIN_Q, s->qw);
+        if (e == SQZ_ERR_UNSUPPORTED)
+            sqz_error_clear();
+        else if (e == SQZ_OK)
+            free(s->dense), s->dense = NULL;
+        else
+            return e;
+    }
+    return SQZ_OK;
+}
+
 static sqz_status compress(sqz_compressed *cc, const char *model_path, const sqz_compress_opts *o) {
     SQZ_FAIL_IF(!o || !o->recipe, SQZ_ERR_ARG, "compress: no recipe given");
     SQZ_TRY(sqz_recipe_parse(o->recipe, &cc->recipe));
@@ -834,9 +923,9 @@ static sqz_status compress(sqz_compressed *cc, const char *model_path, const sqz
     double t0 = sqz_time_now();
     SQZ_TRY(sqz_compress_structured_pass(cc, o)); // may replace cc->m by the smaller model
     const sqz_model_config *cfg = sqz_model_get_config(cc->m);
-    cc->n_lin = cfg->n_layer * SQZ_LIN_COUNT;
-    cc->store = calloc((size_t)cc->n_lin, sizeof *cc->store);
-    cc->stats = calloc((size_t)cc->n_lin, sizeof *cc->stats);
+    cc->n_lin = cfg->n_layer * SQZ_LIN_COUNT; // + 1 when a step applies to the head (assign_head)
+    cc->store = calloc((size_t)cc->n_lin + 1, sizeof *cc->store);
+    cc->stats = calloc((size_t)cc->n_lin + 1, sizeof *cc->stats);
     cc->norm_set = calloc((size_t)cfg->n_layer * 2, sizeof *cc->norm_set);
     SQZ_FAIL_IF(!cc->store || !cc->stats || !cc->norm_set, SQZ_ERR_NOMEM, "out of memory");
     SQZ_TRY(assign_steps(cc));
@@ -845,6 +934,8 @@ static sqz_status compress(sqz_compressed *cc, const char *model_path, const sqz
     sqz_status e = any_needs_calib(cc) ? sqz_compress_calib_init(cc, o, &cs) : SQZ_OK;
     if (e == SQZ_OK)
         e = run_blocks(cc, o, cs.ctx ? &cs : NULL);
+    if (e == SQZ_OK && cc->n_lin > cfg->n_layer * SQZ_LIN_COUNT)
+        e = run_head(cc, cs.ctx ? &cs : NULL);
     cc->seconds = sqz_time_now() - t0;
     sqz_ctx_free(cs.ctx);
     free(cs.x);

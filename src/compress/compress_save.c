@@ -482,7 +482,9 @@ static json_t *quant_config(const sqz_compressed *cc, sqz_gptq_format fmt) {
     if (o) {
         json_t *meta = json_object_get(o, "meta");
         if (meta)
-            json_object_set_new(meta, "sqz_compute", json_string("dense: unpacked to F32 at load"));
+            json_object_set_new(meta, "sqz_compute", json_string("grouped-int codes against int8 activations"));
+        int64_t h = find_lin(cc, "output.weight"); // GPTQModel's flag for a quantized lm_head
+        json_object_set_new(o, "lm_head", json_boolean(h >= 0 && packable(cc->store[h].qw)));
     }
     return o;
 }
@@ -629,6 +631,8 @@ static sqz_status pack_hf(const sqz_compressed *cc, const char *hf_dir) {
                 if (!strcmp(role, hf_role[r]))
                     k = layer * SQZ_LIN_COUNT + r;
         }
+        if (!strcmp(t->name, "lm_head.weight")) // the output head, when a step quantized it
+            k = find_lin(cc, "output.weight");
         char base[160];
         if (k >= 0)
             snprintf(base, sizeof base, "%.*s", (int)(strlen(t->name) - 7), t->name);
@@ -674,7 +678,7 @@ static json_t *layer_json(const sqz_compress_layer *s) {
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(s->name));
     json_object_set_new(o, "layer", json_integer(s->layer));
-    json_object_set_new(o, "role", json_string(sqz_lin_role_name(s->role)));
+    json_object_set_new(o, "role", json_string(s->layer == SQZ_LAYER_HEAD ? "head" : sqz_lin_role_name(s->role)));
     json_object_set_new(o, "shape", json_pack("[II]", (json_int_t)s->n_out, (json_int_t)s->n_in));
     json_object_set_new(o, "method", json_string(s->method));
     json_object_set_new(o, "bits_per_weight", json_real(s->bpw));

@@ -28,27 +28,44 @@ static sqz_status check_llama(const sqz_model *m) {
     return SQZ_OK;
 }
 
-static sqz_status lin_of(const sqz_model *m, int64_t layer, sqz_lin_role r, sqz_linear **out) {
+// Linear r of block `layer` (or the head, SQZ_LAYER_HEAD), checked; the const and mutable forms.
+static sqz_status lin_check(const sqz_model *m, int64_t layer, sqz_lin_role r) {
     SQZ_TRY(check_llama(m));
+    if (layer == SQZ_LAYER_HEAD)
+        return SQZ_OK;
     SQZ_FAIL_IF(layer < 0 || layer >= m->cfg.n_layer, SQZ_ERR_RANGE, "layer %lld outside [0, %lld)",
                 (long long)layer, (long long)m->cfg.n_layer);
     SQZ_FAIL_IF((unsigned)r >= SQZ_LIN_COUNT, SQZ_ERR_RANGE, "linear role %d is not valid", (int)r);
-    sqz_layer *L = &m->layers[layer];
+    return SQZ_OK;
+}
+
+static sqz_linear *block_lin(sqz_layer *L, sqz_lin_role r) {
     sqz_linear *ls[SQZ_LIN_COUNT] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-    *out = ls[r];
+    return ls[r];
+}
+
+static sqz_status lin_get(const sqz_model *m, int64_t layer, sqz_lin_role r, const sqz_linear **out) {
+    SQZ_TRY(lin_check(m, layer, r));
+    *out = layer == SQZ_LAYER_HEAD ? &m->lm_head : block_lin(&m->layers[layer], r);
+    return SQZ_OK;
+}
+
+static sqz_status lin_of(sqz_model *m, int64_t layer, sqz_lin_role r, sqz_linear **out) {
+    SQZ_TRY(lin_check(m, layer, r));
+    *out = layer == SQZ_LAYER_HEAD ? &m->lm_head : block_lin(&m->layers[layer], r);
     return SQZ_OK;
 }
 
 sqz_status sqz_model_linear_info(const sqz_model *m, int64_t layer, sqz_lin_role r, sqz_linear_info *out) {
-    sqz_linear *l;
-    SQZ_TRY(lin_of(m, layer, r, &l));
+    const sqz_linear *l;
+    SQZ_TRY(lin_get(m, layer, r, &l));
     *out = (sqz_linear_info){l->name, l->type, l->n_out, l->n_in, l->b != NULL};
     return SQZ_OK;
 }
 
 sqz_status sqz_model_linear_get(const sqz_model *m, int64_t layer, sqz_lin_role r, float *out) {
-    sqz_linear *l;
-    SQZ_TRY(lin_of(m, layer, r, &l));
+    const sqz_linear *l;
+    SQZ_TRY(lin_get(m, layer, r, &l));
     for (int64_t o = 0; o < l->n_out; o++)
         sqz_linear_row_to_float(l, o, out + o * l->n_in);
     return SQZ_OK;
@@ -59,7 +76,7 @@ sqz_status sqz_model_linear_get(const sqz_model *m, int64_t layer, sqz_lin_role 
 // layer by layer (compress) does not hold the whole file in memory too. Layouts of sqz's own (impl)
 // stay owned until the model is freed.
 static void release_weights(sqz_model *m, const sqz_linear *l) {
-    if (l->impl || !l->w)
+    if (l->impl || !l->w || (m->tok_embd && l->w == m->tok_embd->data)) // a tied head: the embedding stays
         return;
     for (int i = 0; i < m->n_owned; i++)
         if (m->owned[i].p == l->w) {
@@ -112,16 +129,26 @@ sqz_status sqz_model_linear_set_qweight(sqz_model *m, int64_t layer, sqz_lin_rol
     return SQZ_OK;
 }
 
+bool sqz_model_head_tied(const sqz_model *m) {
+    return m->tok_embd && m->lm_head.w == m->tok_embd->data && !m->lm_head.impl;
+}
+
+sqz_status sqz_model_final_norm(const sqz_model *m, const float *x, int64_t n, float *out) {
+    SQZ_TRY(check_llama(m));
+    sqz_rmsnorm_rows(out, x, m->out_norm, n, m->cfg.n_embd, (float)m->cfg.norm_eps);
+    return SQZ_OK;
+}
+
 sqz_status sqz_model_norm_get(const sqz_model *m, int64_t layer, bool ffn, const float **out) {
-    sqz_linear *l;
-    SQZ_TRY(lin_of(m, layer, SQZ_LIN_Q, &l));
+    SQZ_FAIL_IF(layer < 0, SQZ_ERR_RANGE, "layer %lld: no block norm", (long long)layer);
+    SQZ_TRY(lin_check(m, layer, SQZ_LIN_Q));
     *out = ffn ? m->layers[layer].ffn_norm : m->layers[layer].attn_norm;
     return SQZ_OK;
 }
 
 sqz_status sqz_model_norm_set(sqz_model *m, int64_t layer, bool ffn, const float *w) {
-    sqz_linear *l;
-    SQZ_TRY(lin_of(m, layer, SQZ_LIN_Q, &l));
+    SQZ_FAIL_IF(layer < 0, SQZ_ERR_RANGE, "layer %lld: no block norm", (long long)layer);
+    SQZ_TRY(lin_check(m, layer, SQZ_LIN_Q));
     size_t bytes = (size_t)m->cfg.n_embd * sizeof(float);
     float *v = malloc(bytes);
     SQZ_FAIL_IF(!v, SQZ_ERR_NOMEM, "out of memory");

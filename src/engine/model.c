@@ -256,6 +256,8 @@ static sqz_status load_globals(const loader *ld) {
     }
     const char *lm = gguf ? "output.weight" : "lm_head.weight";
     t = find(ld, lm);
+    if (!t && ld->hf && !ld->gpt2 && sqz_gptq_linear_present(m, lm)) // a quantized head (GPTQModel lm_head=true)
+        return sqz_gptq_linear_load(m, &m->lm_head, lm, c->n_vocab, c->n_embd);
     if (!t)
         t = m->tok_embd, lm = emb; // tied
     return init_linear(m, &m->lm_head, t, lm, c->n_vocab, c->n_embd);

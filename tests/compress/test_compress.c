@@ -182,6 +182,51 @@ static void test_roundtrips(void) {
     roundtrip(GQA_HF, "rtn:bits=8,group=0", true, 1e-4);
     roundtrip(GQA_HF, "gptq:bits=2,group=32", false, 0);
     roundtrip(GQA_HF, "q4_1", true, 0);
+    // The output head too (a skip list without output.*): RTN and GPTQ (statistics = final norm of the last
+    // block's calibration outputs), 4-bit groups of 32 → Q4_0 in the GGUF, lm_head.qweight in hf/.
+    roundtrip(GQA_HF, "rtn:bits=4,group=32,skip=token_embd.*", true, 1e-4);
+    roundtrip(GQA_HF, "gptq:bits=4,group=32,skip=token_embd.*", true, 1e-4);
+}
+
+// The head is quantized only when a step does not skip it; then it is the last layer of the summary, runs
+// as grouped int in memory and after loading, and hf/ says lm_head: true.
+static void test_head(void) {
+    struct stat sb;
+    if (stat(GQA_HF, &sb) != 0)
+        return;
+    sqz_compress_opts o = {.recipe = "rtn:bits=4,group=32", .n_threads = 1};
+    sqz_compressed *cc = NULL;
+    CHECK_OK(sqz_compress(GQA_HF, &o, &cc)); // default skip: the head stays
+    int64_t nl = 0;
+    const sqz_compress_layer *L = cc ? sqz_compressed_layers(cc, &nl) : NULL;
+    CHECK_MSG(nl == 2 * SQZ_LIN_COUNT, "default skip: %lld layers", (long long)nl);
+    sqz_compressed_free(cc);
+    o.recipe = "rtn:bits=4,group=32,skip=token_embd.*";
+    CHECK_OK(sqz_compress(GQA_HF, &o, &cc));
+    L = cc ? sqz_compressed_layers(cc, &nl) : NULL;
+    CHECK_MSG(nl == 2 * SQZ_LIN_COUNT + 1 && L && !strcmp(L[nl - 1].name, "output.weight") &&
+                  !strcmp(L[nl - 1].method, "rtn") && L[nl - 1].layer == SQZ_LAYER_HEAD && L[nl - 1].bpw < 5,
+              "head layer: n %lld, name %s, method %s, bpw %.2f", (long long)nl, L ? L[nl - 1].name : "?",
+              L ? L[nl - 1].method : "?", L ? L[nl - 1].bpw : 0.0);
+    char dir[] = "/tmp/sqz-test-head-XXXXXX", cmd[512];
+    CHECK(mkdtemp(dir) != NULL);
+    if (cc)
+        CHECK_OK(sqz_compressed_save(cc, dir, SQZ_SAVE_HF));
+    snprintf(cmd, sizeof cmd,
+             "grep -q '\"lm_head\": true' '%s/hf/config.json' && grep -q 'lm_head.qweight' '%s/hf/model.safetensors' && "
+             "! grep -q 'lm_head.weight' '%s/hf/model.safetensors'", dir, dir, dir);
+    CHECK_MSG(system(cmd) == 0, "hf/ should hold lm_head.qweight and say lm_head: true (%s)", dir);
+    sqz_compressed_free(cc);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+    // a tied head, and steps that cannot quantize a head: clear errors before any work
+    o.recipe = "rtn:bits=4,group=32,skip=token_embd.*";
+    CHECK_ERR(sqz_compress(GQA_HF "-tied", &o, &cc), SQZ_ERR_UNSUPPORTED, "ties it to the token embedding");
+    o.recipe = "awq:bits=4,group=32,skip=token_embd.*", o.calib_path = CORPUS, o.calib_n = 4, o.calib_len = 32;
+    CHECK_ERR(sqz_compress(GQA_HF, &o, &cc), SQZ_ERR_UNSUPPORTED, "does not apply to the output head");
+    o.recipe = "wanda:sparsity=0.5,skip=none";
+    CHECK_ERR(sqz_compress(GQA_HF, &o, &cc), SQZ_ERR_UNSUPPORTED, "does not apply to the output head");
+    CHECK(cc == NULL);
 }
 
 static void test_errors(void) {
@@ -545,5 +590,6 @@ int main(void) {
     test_prune_roundtrips();
     test_int4_sparse_engine();
     test_roundtrips();
+    test_head();
     return test_summary();
 }
