@@ -3,7 +3,8 @@
 # from build/bench-models/) → `sqz compress --recipe magnitude:pattern=2:4` (HF checkpoint with sqz's
 # 2:4 F16 layout) → `sqz bench` generation tok/s and weight GB/s of the dense F16 GGUF and of the
 # 2:4 checkpoint; file sizes and the sparse/dense ratio. Optionally (PRUNE_INT4=1) the same for
-# `rtn:bits=4,group=128` and `magnitude:pattern=2:4 + rtn:bits=4,group=128` (whatever the engine runs
+# `rtn:bits=4,group=128` and `magnitude:pattern=2:4 + rtn:bits=4,group=128`, each also with the output head
+# quantized (`skip=token_embd.*`) (whatever the engine runs
 # for GPTQ-layout int4: see the backend column).
 #   bench/prune_speed.sh            env: SQZ_BIN, THREADS (2), N (32 generated tokens), P (0: no
 #                                   prefill test), REPS (3), SQZ_BENCH_MODELS, PRUNE_OUT, PRUNE_INT4
@@ -43,6 +44,11 @@ if [[ ${PRUNE_INT4:-0} == 1 ]]; then
     variant int4-g128 "rtn:bits=4,group=128"
     variant int4-g128-2of4 "magnitude:pattern=2:4 + rtn:bits=4,group=128"
     names+=(int4-g128 int4-g128-2of4) paths+=("$OUT/int4-g128/hf" "$OUT/int4-g128-2of4/hf")
+    # the same with the output head quantized too (skip only the embedding): the F16 head is a fixed
+    # 131 MB per token in both, which caps the sparse/dense ratio near 1.23x (docs/prune.md)
+    variant int4-g128-head "rtn:bits=4,group=128,skip=token_embd.*"
+    variant int4-g128-2of4-head "magnitude:pattern=2:4 + rtn:bits=4,group=128,skip=token_embd.*"
+    names+=(int4-g128-head int4-g128-2of4-head) paths+=("$OUT/int4-g128-head/hf" "$OUT/int4-g128-2of4-head/hf")
 fi
 for round in 1 2; do # interleaved, twice: the shared machine's load drifts
     for i in "${!names[@]}"; do bench "${names[$i]}" "${paths[$i]}"; done
@@ -63,4 +69,8 @@ for (v, t), r in best.items():
     base = best.get(("dense-f16", t))
     ratio = r["t_s_mean"] / base["t_s_mean"] if base else float("nan")
     print(f"| {v} | {r['backend']} | {r['bytes'] / 2**20:.0f} | {t} | {r['t_s_mean']:.2f} | {r['weight_gbps']:.2f} | {ratio:.2f}x |")
+for sp, dn in (("f16-2of4", "dense-f16"), ("int4-g128-2of4", "int4-g128"), ("int4-g128-2of4-head", "int4-g128-head")):
+    for (v, t), r in best.items():
+        if v == sp and (dn, t) in best:
+            print(f"{sp} / {dn} ({t}): {r['t_s_mean'] / best[(dn, t)]['t_s_mean']:.2f}x")
 PYEOF
