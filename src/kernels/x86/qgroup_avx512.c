@@ -29,9 +29,9 @@
 #include "kernels/qgroup.h"
 
 #define NT_MAX 4
-#define NR 4
+#define NR 8 // rows per step: 8 for one token (decode), 4 for a batch tile (16 accumulators)
 #define STACK_BYTES (96 * 1024) // per-call scratch on the stack up to this size (n_in ≈ 10k), else the heap
-#define PF_ROWS 4 // prefetch the codes this many rows ahead (the next group of NR rows)
+#define PF_ROWS 8 // prefetch the codes this many rows ahead (the next step's rows when decoding)
 
 // One token's activations, laid out for the chunk loop.
 typedef struct {
@@ -93,7 +93,7 @@ static inline __attribute__((always_inline)) void chunk_step(const uint8_t *cons
                                                              size_t row_bytes, int NRr, int NT, int BITS) {
     const size_t chunk_bytes = BITS == 4 ? 32 : 64;
     __m512i wc[NR];
-    _Pragma("GCC unroll 4") for (int r = 0; r < NRr; r++) {
+    _Pragma("GCC unroll 8") for (int r = 0; r < NRr; r++) {
         if (BITS == 8 || (c & 1) == 0) // one prefetch per 64-byte line
             _mm_prefetch((const char *)(row[r] + chunk_bytes * c) + PF_ROWS * row_bytes, _MM_HINT_T0);
         wc[r] = w_chunk(row[r], c, BITS);
@@ -101,7 +101,7 @@ static inline __attribute__((always_inline)) void chunk_step(const uint8_t *cons
     _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++) {
         __m512i xq = _mm512_loadu_si512(ta[t].q + 64 * c);
         __m512 dd = _mm512_loadu_ps(ta[t].dd + 16 * c);
-        _Pragma("GCC unroll 4") for (int r = 0; r < NRr; r++) {
+        _Pragma("GCC unroll 8") for (int r = 0; r < NRr; r++) {
             __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wc[r], xq);
             acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dd, f[r]), acc[r][t]);
         }
@@ -115,7 +115,7 @@ static inline __attribute__((always_inline)) void rows_tile(const sqz_qgroup *w,
     const uint8_t *row[NR];
     const uint16_t *sc[NR];
     __m512 acc[NR][NT_MAX];
-    _Pragma("GCC unroll 4") for (int r = 0; r < NRr; r++) {
+    _Pragma("GCC unroll 8") for (int r = 0; r < NRr; r++) {
         row[r] = w->codes + (size_t)(o + r) * w->row;
         sc[r] = w->scales + (o + r) * w->n_groups;
         _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++) acc[r][t] = _mm512_setzero_ps();
@@ -125,7 +125,7 @@ static inline __attribute__((always_inline)) void rows_tile(const sqz_qgroup *w,
         int64_t cpg = bpg / 2;
         for (int64_t g = 0; g < w->n_groups; g++) {
             __m512 f[NR];
-            _Pragma("GCC unroll 4") for (int r = 0; r < NRr; r++) f[r] = _mm512_set1_ps(_cvtsh_ss(sc[r][g]));
+            _Pragma("GCC unroll 8") for (int r = 0; r < NRr; r++) f[r] = _mm512_set1_ps(_cvtsh_ss(sc[r][g]));
             for (int64_t c = g * cpg; c < (g + 1) * cpg; c++)
                 chunk_step(row, ta, f, acc, c, w->row, NRr, NT, BITS);
         }
@@ -133,18 +133,18 @@ static inline __attribute__((always_inline)) void rows_tile(const sqz_qgroup *w,
         for (int64_t c = 0; c < wk->nc; c++) {
             int g0 = wk->g_of[2 * c], g1 = wk->g_of[2 * c + 1];
             __m512 f[NR];
-            _Pragma("GCC unroll 4") for (int r = 0; r < NRr; r++) f[r] =
+            _Pragma("GCC unroll 8") for (int r = 0; r < NRr; r++) f[r] =
                 _mm512_insertf32x8(_mm512_set1_ps(_cvtsh_ss(sc[r][g0])), _mm256_set1_ps(_cvtsh_ss(sc[r][g1])), 1);
             chunk_step(row, ta, f, acc, c, w->row, NRr, NT, BITS);
         }
         if (wk->nb & 1) { // the 32-column tail block
             int64_t b = wk->nb - 1;
             __m512 f[NR];
-            _Pragma("GCC unroll 4") for (int r = 0; r < NRr; r++) f[r] = _mm512_set1_ps(_cvtsh_ss(sc[r][wk->g_of[b]]));
+            _Pragma("GCC unroll 8") for (int r = 0; r < NRr; r++) f[r] = _mm512_set1_ps(_cvtsh_ss(sc[r][wk->g_of[b]]));
             _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++) {
                 __m512i xq = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(ta[t].q + 32 * b)));
                 __m512 dd = _mm512_loadu_ps(ta[t].dd + 8 * b);
-                _Pragma("GCC unroll 4") for (int r = 0; r < NRr; r++) {
+                _Pragma("GCC unroll 8") for (int r = 0; r < NRr; r++) {
                     __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w_tail(row[r], b, BITS), xq);
                     acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dd, f[r]), acc[r][t]);
                 }
@@ -153,7 +153,7 @@ static inline __attribute__((always_inline)) void rows_tile(const sqz_qgroup *w,
     }
     // corr = Σ_g (f_g·(z_g + zbias))·S_g, 16 groups at a time (masked tail)
     const __m512 zbias = _mm512_set1_ps(BITS == 8 ? 128.0f : 0.0f);
-    _Pragma("GCC unroll 4") for (int r = 0; r < NRr; r++) {
+    _Pragma("GCC unroll 8") for (int r = 0; r < NRr; r++) {
         const int16_t *zp = w->zeros + (o + r) * w->n_groups;
         __m512 corr[NT_MAX];
         _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++) corr[t] = _mm512_setzero_ps();
@@ -178,18 +178,25 @@ static inline __attribute__((always_inline)) void rows_tile(const sqz_qgroup *w,
     default: rows_tile(w, wk, o, ta, yt, NRr, 4, BITS); break;                                                     \
     }
 
-// Tiles of 4 rows × up to 4 tokens (16 accumulators), then single rows.
+// One token: 8 rows per step (8 independent streams in flight), then 4, then single rows. A batch: tiles
+// of 4 rows × up to 4 tokens (16 accumulators), then single rows.
 static void rows_all(const sqz_qgroup *w, const walk *wk, const tok_act *ta, float *const *yt, int nt, int64_t r0,
                      int64_t r1) {
     int64_t o = r0;
     if (w->bits == 4) {
-        for (; o + NR <= r1; o += NR)
-            TILE(NR, 4)
+        if (nt == 1)
+            for (; o + 8 <= r1; o += 8)
+                rows_tile(w, wk, o, ta, yt, 8, 1, 4);
+        for (; o + 4 <= r1; o += 4)
+            TILE(4, 4)
         for (; o < r1; o++)
             TILE(1, 4)
     } else {
-        for (; o + NR <= r1; o += NR)
-            TILE(NR, 8)
+        if (nt == 1)
+            for (; o + 8 <= r1; o += 8)
+                rows_tile(w, wk, o, ta, yt, 8, 1, 8);
+        for (; o + 4 <= r1; o += 4)
+            TILE(4, 8)
         for (; o < r1; o++)
             TILE(1, 8)
     }
