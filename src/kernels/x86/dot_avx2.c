@@ -5,6 +5,7 @@
 #include <stdbool.h>
 
 #include "kernels/kernels.h"
+#include "kernels/x86/avx2_blocks.h"
 
 static inline float hsum256(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -120,13 +121,6 @@ static inline __m256i dot_u8s8(__m256i u, __m256i s) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
 }
 
-// 32 nibbles of a q4 block as u8 0..15 in element order (low nibbles = 0..15, high = 16..31).
-static inline __m256i unpack_q4(const uint8_t *qs) {
-    __m128i b = _mm_loadu_si128((const __m128i *)qs);
-    __m128i m = _mm_set1_epi8(0x0f);
-    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), m), _mm_and_si128(b, m));
-}
-
 void sqz_dot_q8_0_avx2(int64_t n, const void *w, const void *x, float *out) {
     const block_q8_0 *a = w;
     const block_q8a *b = x;
@@ -149,7 +143,7 @@ void sqz_dot_q4_0_avx2(int64_t n, const void *w, const void *x, float *out) {
     float zsum = 0.0f;
     for (int64_t i = 0; i < n / QK8A; i++) {
         float dw = _cvtsh_ss(a[i].d);
-        __m256i p = dot_u8s8(unpack_q4(a[i].qs), _mm256_loadu_si256((const __m256i *)b[i].qs));
+        __m256i p = dot_u8s8(sqz_unpack_q4(a[i].qs), _mm256_loadu_si256((const __m256i *)b[i].qs));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * b[i].d), _mm256_cvtepi32_ps(p), acc);
         zsum = fma_ss(dw, b[i].s, zsum);
     }
@@ -162,7 +156,7 @@ void sqz_dot_q4_1_avx2(int64_t n, const void *w, const void *x, float *out) {
     __m256 acc = _mm256_setzero_ps();
     float msum = 0.0f;
     for (int64_t i = 0; i < n / QK8A; i++) {
-        __m256i p = dot_u8s8(unpack_q4(a[i].qs), _mm256_loadu_si256((const __m256i *)b[i].qs));
+        __m256i p = dot_u8s8(sqz_unpack_q4(a[i].qs), _mm256_loadu_si256((const __m256i *)b[i].qs));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(a[i].d) * b[i].d), _mm256_cvtepi32_ps(p), acc);
         msum = fma_ss(_cvtsh_ss(a[i].m), b[i].s, msum);
     }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "kernels/kernels.h"
+#include "kernels/x86/avx2_blocks.h"
 
 static inline __m512 load_f16x16(const uint16_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
 static inline __m512 load_bf16x16(const uint16_t *p) {
@@ -46,12 +47,6 @@ FLOAT_DOT(sqz_dot_f32_avx512, float, load_f32x16, id_f32)
 FLOAT_DOT(sqz_dot_f16_avx512, uint16_t, load_f16x16, sqz_fp16_to_fp32)
 FLOAT_DOT(sqz_dot_bf16_avx512, uint16_t, load_bf16x16, sqz_bf16_to_fp32)
 
-static inline __m256i unpack_q4(const uint8_t *qs) {
-    __m128i b = _mm_loadu_si128((const __m128i *)qs);
-    __m128i m = _mm_set1_epi8(0x0f);
-    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), m), _mm_and_si128(b, m));
-}
-
 void sqz_dot_q8_0_avx512vnni(int64_t n, const void *w, const void *x, float *out) {
     const block_q8_0 *a = w;
     const block_q8a *b = x;
@@ -72,7 +67,7 @@ void sqz_dot_q4_0_avx512vnni(int64_t n, const void *w, const void *x, float *out
     float zsum = 0.0f;
     for (int64_t i = 0; i < n / QK8A; i++) {
         float dw = _cvtsh_ss(a[i].d);
-        __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), unpack_q4(a[i].qs),
+        __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), sqz_unpack_q4(a[i].qs),
                                         _mm256_loadu_si256((const __m256i *)b[i].qs));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * b[i].d), _mm256_cvtepi32_ps(p), acc);
         zsum = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(dw), _mm_set_ss(b[i].s), _mm_set_ss(zsum)));
@@ -86,7 +81,7 @@ void sqz_dot_q4_1_avx512vnni(int64_t n, const void *w, const void *x, float *out
     __m256 acc = _mm256_setzero_ps();
     float msum = 0.0f;
     for (int64_t i = 0; i < n / QK8A; i++) {
-        __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), unpack_q4(a[i].qs),
+        __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), sqz_unpack_q4(a[i].qs),
                                         _mm256_loadu_si256((const __m256i *)b[i].qs));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(a[i].d) * b[i].d), _mm256_cvtepi32_ps(p), acc);
         msum = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(_cvtsh_ss(a[i].m)), _mm_set_ss(b[i].s), _mm_set_ss(msum)));

@@ -28,6 +28,7 @@
 
 #include "kernels/gemm.h"
 #include "kernels/kernels.h"
+#include "kernels/x86/avx2_blocks.h"
 
 enum { TILE = 16, PR = 512, KC = 32 }; // tile rows/tokens, panel rows, k-chunk (blocks)
 
@@ -70,21 +71,6 @@ static void tiles_configure(void) {
     _tile_loadconfig(&cfg);
 }
 
-static inline void transpose8_epi32(__m256i r[8]) {
-    __m256i t[8], s[8];
-    for (int i = 0; i < 4; i++)
-        t[2 * i] = _mm256_unpacklo_epi32(r[2 * i], r[2 * i + 1]), t[2 * i + 1] = _mm256_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
-    for (int i = 0; i < 2; i++) {
-        __m256i a = t[4 * i], b = t[4 * i + 1], c = t[4 * i + 2], d = t[4 * i + 3];
-        s[4 * i + 0] = _mm256_unpacklo_epi64(a, c);
-        s[4 * i + 1] = _mm256_unpackhi_epi64(a, c);
-        s[4 * i + 2] = _mm256_unpacklo_epi64(b, d);
-        s[4 * i + 3] = _mm256_unpackhi_epi64(b, d);
-    }
-    for (int i = 0; i < 4; i++)
-        r[i] = _mm256_permute2x128_si256(s[i], s[i + 4], 0x20), r[i + 4] = _mm256_permute2x128_si256(s[i], s[i + 4], 0x31);
-}
-
 // Row `row`'s block b as 32 signed weights in element order (zero for a missing row), and its scale.
 static inline __m256i row_blk(int q4, const uint8_t *row, int64_t b, float *d) {
     if (!row) {
@@ -97,9 +83,8 @@ static inline __m256i row_blk(int q4, const uint8_t *row, int64_t b, float *d) {
         return _mm256_loadu_si256((const __m256i *)blk->qs);
     }
     const block_q4_0 *blk = (const block_q4_0 *)row + b;
-    __m128i v = _mm_loadu_si128((const __m128i *)blk->qs), m = _mm_set1_epi8(0x0f);
     *d = _cvtsh_ss(blk->d);
-    return _mm256_sub_epi8(_mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m), _mm_and_si128(v, m)), _mm256_set1_epi8(8));
+    return _mm256_sub_epi8(sqz_unpack_q4(blk->qs), _mm256_set1_epi8(8));
 }
 
 // Pack rows [o0, o0+nr) (nr ≤ 16), blocks [b0, b0+kc) into p[0..kc).
@@ -108,7 +93,7 @@ static void pack_sub(int q4, const uint8_t *w, size_t row_bytes, int64_t o0, int
         __m256i v[TILE];
         for (int r = 0; r < TILE; r++)
             v[r] = row_blk(q4, r < nr ? w + (o0 + r) * row_bytes : NULL, b0 + b, &p[b].d[r]);
-        transpose8_epi32(v), transpose8_epi32(v + 8);
+        sqz_transpose8_epi32(v), sqz_transpose8_epi32(v + 8);
         for (int g = 0; g < 8; g++)
             _mm512_store_si512(&p[b].q[g], _mm512_inserti64x4(_mm512_castsi256_si512(v[g]), v[8 + g], 1));
     }

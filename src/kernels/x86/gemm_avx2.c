@@ -18,6 +18,7 @@
 
 #include "kernels/gemm.h"
 #include "kernels/kernels.h"
+#include "kernels/x86/avx2_blocks.h"
 
 // ---- block types -------------------------------------------------------------------------------------
 enum { MR = 4, NR = 2, PANEL_SUBS = 4 };
@@ -33,12 +34,6 @@ typedef struct {
     float m[8];
 } packed_blk;
 
-static inline __m256i unpack_q4(const uint8_t *qs) {
-    __m128i b = _mm_loadu_si128((const __m128i *)qs);
-    __m128i m = _mm_set1_epi8(0x0f);
-    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), m), _mm_and_si128(b, m));
-}
-
 // Pack rows [o0, o0+nr) (nr ≤ MR; missing rows are zero) of nb blocks into p[0..nb).
 static void pack_rows(block_kind kind, const uint8_t *w, size_t row_bytes, int64_t o0, int nr, int64_t nb,
                       packed_blk *p) {
@@ -52,10 +47,10 @@ static void pack_rows(block_kind kind, const uint8_t *w, size_t row_bytes, int64
                 q = _mm256_loadu_si256((const __m256i *)blk->qs), d = _cvtsh_ss(blk->d);
             } else if (r < nr && kind == KIND_Q4_0) {
                 const block_q4_0 *blk = (const block_q4_0 *)row + b;
-                q = unpack_q4(blk->qs), d = _cvtsh_ss(blk->d);
+                q = sqz_unpack_q4(blk->qs), d = _cvtsh_ss(blk->d);
             } else if (r < nr) {
                 const block_q4_1 *blk = (const block_q4_1 *)row + b;
-                q = unpack_q4(blk->qs), d = _cvtsh_ss(blk->d), m = _cvtsh_ss(blk->m);
+                q = sqz_unpack_q4(blk->qs), d = _cvtsh_ss(blk->d), m = _cvtsh_ss(blk->m);
             }
             _mm256_store_si256((__m256i *)p[b].q[r], q);
             p[b].d[r] = p[b].d[r + MR] = d;

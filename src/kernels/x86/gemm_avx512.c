@@ -27,6 +27,7 @@
 
 #include "kernels/gemm.h"
 #include "kernels/kernels.h"
+#include "kernels/x86/avx2_blocks.h"
 
 // ---- block types -------------------------------------------------------------------------------------
 enum { MR = 8, NP = MR / 2, NR = 4, PANEL_SUBS = 4 };
@@ -51,12 +52,6 @@ static inline size_t blk_stride(block_kind kind) {
     return kind == KIND_Q8_0 ? sizeof(packed_blk_q8) : sizeof(packed_blk);
 }
 
-static inline __m256i unpack_q4(const uint8_t *qs) {
-    __m128i b = _mm_loadu_si128((const __m128i *)qs);
-    __m128i m = _mm_set1_epi8(0x0f);
-    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), m), _mm_and_si128(b, m));
-}
-
 // Row o's block b as 32 bytes in element order (zero for a missing row); its scale and min.
 static inline __m256i load_row_blk(block_kind kind, const uint8_t *row, int64_t b, float *d, float *m) {
     *d = *m = 0.0f;
@@ -70,11 +65,11 @@ static inline __m256i load_row_blk(block_kind kind, const uint8_t *row, int64_t 
     if (kind == KIND_Q4_0) {
         const block_q4_0 *blk = (const block_q4_0 *)row + b;
         *d = _cvtsh_ss(blk->d);
-        return unpack_q4(blk->qs);
+        return sqz_unpack_q4(blk->qs);
     }
     const block_q4_1 *blk = (const block_q4_1 *)row + b;
     *d = _cvtsh_ss(blk->d), *m = _cvtsh_ss(blk->m);
-    return unpack_q4(blk->qs);
+    return sqz_unpack_q4(blk->qs);
 }
 
 // Pack rows [o0, o0+nr) (nr ≤ MR; missing rows are zero) of nb blocks at p (blk_stride apart).
@@ -291,22 +286,6 @@ typedef struct {
     float d[BR];
 } blk_panel;
 
-// In place: r[i] lane j ↔ r[j] lane i for an 8×8 block of 32-bit values.
-static inline void transpose8_epi32(__m256i r[8]) {
-    __m256i t[8], s[8];
-    for (int i = 0; i < 4; i++)
-        t[2 * i] = _mm256_unpacklo_epi32(r[2 * i], r[2 * i + 1]), t[2 * i + 1] = _mm256_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
-    for (int i = 0; i < 2; i++) {
-        __m256i a = t[4 * i], b = t[4 * i + 1], c = t[4 * i + 2], d = t[4 * i + 3];
-        s[4 * i + 0] = _mm256_unpacklo_epi64(a, c);
-        s[4 * i + 1] = _mm256_unpackhi_epi64(a, c);
-        s[4 * i + 2] = _mm256_unpacklo_epi64(b, d);
-        s[4 * i + 3] = _mm256_unpackhi_epi64(b, d);
-    }
-    for (int i = 0; i < 4; i++)
-        r[i] = _mm256_permute2x128_si256(s[i], s[i + 4], 0x20), r[i + 4] = _mm256_permute2x128_si256(s[i], s[i + 4], 0x31);
-}
-
 // Pack rows [o0, o0+nr) (nr ≤ BR; missing rows are zero) of nb blocks into p[0..nb).
 static void pack_blk(block_kind kind, const uint8_t *w, size_t row_bytes, int64_t o0, int nr, int64_t nb,
                      blk_panel *p) {
@@ -319,7 +298,7 @@ static void pack_blk(block_kind kind, const uint8_t *w, size_t row_bytes, int64_
                 float m;
                 v[r] = _mm256_xor_si256(load_row_blk(kind, rr < nr ? w + (o0 + rr) * row_bytes : NULL, b, &p[b].d[rr], &m), off);
             }
-            transpose8_epi32(v), transpose8_epi32(v + 8);
+            sqz_transpose8_epi32(v), sqz_transpose8_epi32(v + 8);
             for (int g = 0; g < 8; g++)
                 _mm512_store_si512(&p[b].q[h][g], _mm512_inserti64x4(_mm512_castsi256_si512(v[g]), v[8 + g], 1));
         }
