@@ -153,20 +153,28 @@ static double softmax_exp_avx512(int64_t n, float *y, const float *x, float max)
 // ggml_vec_dot_f32: 4 accumulators of 16 lanes over steps of 64, reduced (a0+a2)+(a1+a3), then the
 // leftovers added in order to the float sum — as GCC compiles ggml's loop: whole 8s multiplied
 // unfused (vectorized products, in-order adds), the rest fused.
-static float dot_f32_ggml_avx512(int64_t n, const float *a, const float *b) {
+// Its two parts: the chains over [0, np) reduced (np a multiple of 64), and the leftovers added to s.
+static inline float ggml_chains(int64_t np, const float *a, const float *b) {
     __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-    int64_t np = n & ~(int64_t)63, i = np;
     for (int64_t k = 0; k < np; k += 64)
 #pragma GCC unroll 4 // (not unrolled, acc[] lives on the stack and every FMA waits on a store-forward)
         for (int j = 0; j < 4; j++)
             acc[j] = _mm512_fmadd_ps(_mm512_loadu_ps(a + k + 16 * j), _mm512_loadu_ps(b + k + 16 * j), acc[j]);
-    float s = reduce16(_mm512_add_ps(_mm512_add_ps(acc[0], acc[2]), _mm512_add_ps(acc[1], acc[3])));
+    return reduce16(_mm512_add_ps(_mm512_add_ps(acc[0], acc[2]), _mm512_add_ps(acc[1], acc[3])));
+}
+static inline float ggml_leftovers(int64_t np, int64_t n, const float *a, const float *b, float s) {
+    int64_t i = np;
     for (; i + 8 <= n; i += 8)
         for (int j = 0; j < 8; j++)
             s += a[i + j] * b[i + j]; // not contracted (this file is compiled with -ffp-contract=off)
     for (; i < n; i++)
         s = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a[i]), _mm_set_ss(b[i]), _mm_set_ss(s)));
     return s;
+}
+
+static float dot_f32_ggml_avx512(int64_t n, const float *a, const float *b) {
+    int64_t np = n & ~(int64_t)63;
+    return ggml_leftovers(np, n, a, b, ggml_chains(np, a, b));
 }
 
 // tinyBLAS (F32, 16 lanes): one fused chain per output over n (a multiple of 16), then reduce16.
@@ -323,20 +331,8 @@ static void dot_f32_rows_avx512(int64_t n, const float *a, size_t stride, int64_
                 const float *b = x + (size_t)(q0 + q) * ldx;
                 for (int k = 0; k < mr; k++) {
                     const float *ar = a + (size_t)(r0 + k) * stride;
-                    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-                    for (int64_t i = 0; i < np; i += 64)
-#pragma GCC unroll 4
-                        for (int j = 0; j < 4; j++)
-                            acc[j] = _mm512_fmadd_ps(_mm512_loadu_ps(ar + i + 16 * j), _mm512_loadu_ps(b + i + 16 * j), acc[j]);
-                    float t = reduce16(_mm512_add_ps(_mm512_add_ps(acc[0], acc[2]), _mm512_add_ps(acc[1], acc[3])));
-                    if (!gather) { // the leftovers of this row alone, as dot_f32_ggml_avx512
-                        int64_t i = np;
-                        for (; i < nu; i++)
-                            t += ar[i] * b[i];
-                        for (; i < n; i++)
-                            t = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(ar[i]), _mm_set_ss(b[i]), _mm_set_ss(t)));
-                    }
-                    s[q][k] = t;
+                    float t = ggml_chains(np, ar, b);
+                    s[q][k] = gather ? t : ggml_leftovers(np, n, ar, b, t); // else the 16 rows' tails below
                 }
             }
             __mmask16 km = (__mmask16)((1u << mr) - 1);
