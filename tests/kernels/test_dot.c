@@ -146,6 +146,25 @@ static void test_gemv(sqz_type t, sqz_isa isa) {
 
 // The llama.cpp-rounding vector ops: each tier bit-identical to the scalar reference; exp within 2 ulp
 // of libm (ggml's bound is 1.45 ulp) incl. the saturating ranges; dots and sums close to f64.
+typedef void (*rows_fn)(int64_t n, const float *a, size_t stride, int64_t m, const float *x, size_t ldx, int nq,
+                        float *out, size_t ldo);
+// How many outputs of a rows kernel, in tier fv and in the reference fr, differ from `dot` on the same
+// (row, vector): m rows of a (stride apart) against nq vectors of b (ldb apart).
+static int rows_differ(rows_fn fv, rows_fn fr, float (*dot)(int64_t, const float *, const float *), int64_t n,
+                       const float *a, size_t stride, int64_t m, const float *b, size_t ldb, int nq, float *outv,
+                       float *outr, size_t ldo) {
+    fv(n, a, stride, m, b, ldb, nq, outv, ldo);
+    fr(n, a, stride, m, b, ldb, nq, outr, ldo);
+    int bad = 0;
+    for (int64_t i = 0; i < m; i++)
+        for (int q = 0; q < nq; q++) {
+            float d = dot(n, a + (size_t)i * stride, b + (size_t)q * ldb);
+            bad += memcmp(&d, &outv[(size_t)q * ldo + (size_t)i], 4) != 0 ||
+                   memcmp(&d, &outr[(size_t)q * ldo + (size_t)i], 4) != 0;
+        }
+    return bad;
+}
+
 static void test_vec_ops(sqz_isa isa) {
     const sqz_vec_ops *r = sqz_vec_ops_ref_of(isa), *v = sqz_vec_ops_isa(isa);
     CHECK(r && v);
@@ -238,29 +257,16 @@ static void test_vec_ops(sqz_isa isa) {
             }
             // chain rows: m rows of length n rounded down to the chunk, the same vectors
             int64_t nc = n / v->chunk * v->chunk;
-            if (nc > 0) {
-                v->dot_f32_chain_rows(nc, at, stride, m, bv, ldb, nq, outv, ldo);
-                r->dot_f32_chain_rows(nc, at, stride, m, bv, ldb, nq, outr, ldo);
-                for (int64_t i = 0; i < m; i++)
-                    for (int q = 0; q < nq; q++) {
-                        float ch = v->dot_f32_chain(nc, at + (size_t)i * stride, bv + (size_t)q * ldb);
-                        bad_rows += memcmp(&ch, &outv[(size_t)q * ldo + (size_t)i], 4) != 0 ||
-                                    memcmp(&ch, &outr[(size_t)q * ldo + (size_t)i], 4) != 0;
-                    }
-            }
+            if (nc > 0)
+                bad_rows += rows_differ(v->dot_f32_chain_rows, r->dot_f32_chain_rows, v->dot_f32_chain, nc, at, stride,
+                                        m, bv, ldb, nq, outv, outr, ldo);
             // dot_f32_rows: m rows of length n (stride ≥ n), the same bits as dot_f32 per row and vector
             size_t rs = (size_t)n + 3;
             float *ar = malloc((size_t)m * rs * sizeof *ar);
             for (size_t i = 0; i < (size_t)m * rs; i++)
                 ar[i] = frand() * 2.0f;
-            v->dot_f32_rows(n, ar, rs, m, bv, ldb, nq, outv, ldo);
-            r->dot_f32_rows(n, ar, rs, m, bv, ldb, nq, outr, ldo);
-            for (int64_t i = 0; i < m; i++)
-                for (int q = 0; q < nq; q++) {
-                    float d = v->dot_f32(n, ar + (size_t)i * rs, bv + (size_t)q * ldb);
-                    bad_dot_rows += memcmp(&d, &outv[(size_t)q * ldo + (size_t)i], 4) != 0 ||
-                                    memcmp(&d, &outr[(size_t)q * ldo + (size_t)i], 4) != 0;
-                }
+            bad_dot_rows += rows_differ(v->dot_f32_rows, r->dot_f32_rows, v->dot_f32, n, ar, rs, m, bv, ldb, nq, outv,
+                                        outr, ldo);
             free(ar);
             free(at), free(col), free(bv), free(outv), free(outr);
         }
